@@ -1,0 +1,351 @@
+"""Pruebas del marco de ejercicios y de los ejercicios del capítulo 1."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+import time
+from typing import Any
+
+import pytest
+import torch
+
+from course_lib.exercises import CheckResult, Exercise
+from course_lib.exercises import cap01 as ej
+
+EXERCISES = [ej.atencion, ej.mascara_causal, ej.codificacion_posicional,
+             ej.dividir_cabezas]
+MISTAKES = [(ex, m) for ex in EXERCISES for m in ex.mistakes]
+
+
+def _ids(param: Any) -> str:
+    return param.name if isinstance(param, Exercise) else param.id
+
+
+@pytest.fixture(autouse=True)
+def _fresh_state() -> None:
+    # Los ejercicios son objetos de módulo con estado (pistas, resultado).
+    for ex in EXERCISES:
+        ex.last_result = None
+        ex._next_hint = 0
+
+
+# --- cada ejercicio ----------------------------------------------------
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
+def test_reference_passes(ex: Exercise) -> None:
+    result = ex.evaluate(ex.reference)
+    assert result == CheckResult(True, result.message, None)
+    assert "Correcto" in result.message
+
+
+@pytest.mark.parametrize(("ex", "mistake"), MISTAKES, ids=_ids)
+def test_known_mistake_is_named(ex: Exercise, mistake: Any) -> None:
+    result = ex.evaluate(mistake.implementation)
+    assert not result.ok
+    assert result.mistake == mistake.id
+    assert result.message.startswith(mistake.description)
+    assert "Detalle: en el caso" in result.message
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
+def test_cases_are_deterministic(ex: Exercise) -> None:
+    for case in ex.cases:
+        a = case.make(torch.Generator().manual_seed(3))
+        b = case.make(torch.Generator().manual_seed(3))
+        for x, y in zip(a, b, strict=True):
+            assert torch.equal(x, y) if torch.is_tensor(x) else x == y
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
+def test_solution_source_defines_a_passing_function(ex: Exercise) -> None:
+    source = ex.solution_source
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<celda>", "exec"), namespace)
+    fn = namespace[ex.function_name]
+    assert fn.__name__ == ex.function_name
+    assert ex.evaluate(fn).ok
+    assert "def _" not in source     # sin nombres internos
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
+def test_solution_and_hints_print(ex: Exercise,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    ex.solution()
+    assert f"def {ex.function_name}(" in capsys.readouterr().out
+    total = len(ex.hints)
+    assert 2 <= total <= 4
+    for n in range(1, total + 1):
+        ex.hint()
+        assert f"💡 Pista {n}/{total}: {ex.hints[n - 1]}" in (
+            capsys.readouterr().out)
+    ex.hint()   # pasada la última, la repite y sugiere la solución
+    out = capsys.readouterr().out
+    assert f"Pista {total}/{total}" in out and ".solution()" in out
+    ex.hint(1)
+    assert "Pista 1/" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="pistas"):
+        ex.hint(total + 1)
+
+
+# --- atención: variantes correctas y robustez --------------------------
+
+def _attention_big_negative(q, k, v, mascara=None, invert=False):
+    scores = torch.einsum("...qd,...kd->...qk", q / math.sqrt(q.size(-1)), k)
+    if mascara is not None:
+        blocked = mascara if invert else ~mascara
+        scores = scores.masked_fill(blocked, -1e9)
+    weights = torch.softmax(scores, dim=-1)
+    return weights @ v, weights
+
+
+def test_equivalent_attention_passes() -> None:
+    assert ej.atencion.evaluate(_attention_big_negative).ok
+
+
+def test_inverted_mask_with_big_negative_is_recognised() -> None:
+    # Con -1e9 en vez de -inf las filas vacías no dan NaN, pero el error
+    # sigue siendo el mismo y debe nombrarse.
+    result = ej.atencion.evaluate(
+        lambda q, k, v, mascara=None: _attention_big_negative(
+            q, k, v, mascara, invert=True))
+    assert result.mistake == "mascara_invertida"
+
+
+def test_positional_encoding_exp_log_variant_passes() -> None:
+    def pe_exp(T: int, d: int) -> torch.Tensor:
+        pos = torch.arange(T).float()[:, None]
+        div = torch.exp(torch.arange(0, d, 2).float()
+                        * (-math.log(10000.0) / d))
+        pe = torch.zeros(T, d)
+        pe[:, 0::2] = torch.sin(pos * div)
+        pe[:, 1::2] = torch.cos(pos * div)
+        return pe
+
+    assert ej.codificacion_posicional.evaluate(pe_exp).ok
+
+
+def test_causal_mask_int_dtype_is_named() -> None:
+    result = ej.mascara_causal.evaluate(
+        lambda T: torch.tril(torch.ones(T, T, dtype=torch.int64)))
+    assert result.mistake == "dtype"
+    assert "usa dtype torch.bool" in result.message
+
+
+# --- fallos genéricos --------------------------------------------------
+
+def test_not_callable() -> None:
+    result = ej.atencion.evaluate(42)
+    assert not result.ok and result.mistake is None
+    assert "Se esperaba una función" in result.message
+    assert "int" in result.message
+
+
+def test_exception_is_reported_with_type_case_and_line() -> None:
+    def broken(q, k, v, mascara=None):
+        x = q + 1
+        raise ValueError("algo salió mal\nsegunda línea larga")
+        return x
+
+    result = ej.atencion.evaluate(broken)
+    assert not result.ok
+    assert "ValueError: algo salió mal" in result.message
+    assert "segunda línea" not in result.message
+    assert "caso 1 de 5" in result.message
+    line = broken.__code__.co_firstlineno + 2
+    assert f"(línea {line})" in result.message
+
+
+def test_exception_only_in_masked_cases() -> None:
+    def no_mask_support(q, k, v):
+        return ej.atencion.reference(q, k, v)
+
+    result = ej.atencion.evaluate(no_mask_support)
+    assert "TypeError" in result.message and "caso 3 de 5" in result.message
+
+
+def test_returns_none() -> None:
+    def stub(q, k, v, mascara=None):
+        # TU CÓDIGO AQUÍ
+        ...
+
+    result = ej.atencion.evaluate(stub)
+    assert not result.ok
+    assert "devolvió None" in result.message and "return" in result.message
+
+
+def test_wrong_structure_and_type() -> None:
+    only_output = ej.atencion.evaluate(
+        lambda q, k, v, mascara=None: ej.atencion.reference(
+            q, k, v, mascara)[0])
+    assert "tupla de 2 elementos (salida, pesos)" in only_output.message
+    assert "torch.Tensor de forma" in only_output.message
+
+    numpy_array = ej.dividir_cabezas.evaluate(
+        lambda x, h: ej.dividir_cabezas.reference(x, h).numpy())
+    assert ("el resultado es numpy.ndarray; se esperaba un torch.Tensor"
+            in numpy_array.message)
+
+
+def test_wrong_dtype() -> None:
+    result = ej.dividir_cabezas.evaluate(
+        lambda x, h: ej.dividir_cabezas.reference(x, h).double())
+    assert not result.ok and result.mistake is None
+    assert ("tiene dtype torch.float64; se esperaba torch.float32"
+            in result.message)
+
+
+def test_wrong_shape() -> None:
+    result = ej.dividir_cabezas.evaluate(lambda x, h: x.unsqueeze(1))
+    assert not result.ok and result.mistake is None
+    assert ("el resultado tiene forma (2, 1, 5, 12); se esperaba "
+            "(2, 3, 5, 4)") in result.message
+
+
+def test_nan_in_output() -> None:
+    def with_nan(q, k, v, mascara=None):
+        out, weights = ej.atencion.reference(q, k, v, mascara)
+        return out / 0 * 0, weights
+
+    result = ej.atencion.evaluate(with_nan)
+    assert not result.ok and result.mistake is None
+    assert "NaN" in result.message and "`salida`" in result.message
+
+
+def test_wrong_values_generic_message() -> None:
+    def shifted(q, k, v, mascara=None):
+        out, weights = ej.atencion.reference(q, k, v, mascara)
+        return out, weights + 0.25
+
+    result = ej.atencion.evaluate(shifted)
+    assert not result.ok and result.mistake is None
+    assert result.message.startswith("Aún no es correcto")
+    assert "`pesos`" in result.message
+    assert "diferencia máxima 0.25" in result.message
+
+
+def test_wrong_bool_values_message() -> None:
+    result = ej.mascara_causal.evaluate(
+        lambda T: torch.ones(T, T, dtype=torch.bool))
+    assert not result.ok and result.mistake is None
+    assert "difiere en 6 de 16 posiciones" in result.message
+    assert "(0, 1)" in result.message
+
+
+def test_input_mutated_in_place() -> None:
+    def mutating(q, k, v, mascara=None):
+        q.mul_(1.0 / math.sqrt(q.size(-1)))   # «ahorra» memoria
+        weights = (q @ k.transpose(-2, -1)).softmax(dim=-1)
+        return weights @ v, weights
+
+    result = ej.atencion.evaluate(mutating)
+    assert not result.ok
+    assert "modificó su argumento `q`" in result.message
+
+    def mutating_mask(q, k, v, mascara=None):
+        if mascara is not None:
+            mascara.logical_not_()
+        return ej.atencion.reference(q, k, v, mascara)
+
+    result = ej.atencion.evaluate(mutating_mask)
+    assert "modificó su argumento `mascara`" in result.message
+
+
+def _sleepy(q, k, v, mascara=None):
+    time.sleep(0.6)
+    return ej.atencion.reference(q, k, v, mascara)
+
+
+def test_time_limit_with_alarm() -> None:
+    fast = dataclasses.replace(ej.atencion, time_limit=0.05)
+    start = time.perf_counter()
+    result = fast.evaluate(_sleepy)
+    assert time.perf_counter() - start < 0.5    # la alarma interrumpe
+    assert not result.ok and "tardó más de 0.05 s" in result.message
+
+
+def test_time_limit_catches_except_exception() -> None:
+    def stubborn(q, k, v, mascara=None):
+        try:
+            time.sleep(0.6)
+        except Exception:
+            pass
+        return ej.atencion.reference(q, k, v, mascara)
+
+    fast = dataclasses.replace(ej.atencion, time_limit=0.05)
+    assert "tardó más" in fast.evaluate(stubborn).message
+
+
+def test_time_limit_outside_main_thread() -> None:
+    fast = dataclasses.replace(ej.atencion, time_limit=0.05)
+    results: list[CheckResult] = []
+    worker = threading.Thread(target=lambda: results.append(
+        fast.evaluate(_sleepy)))
+    worker.start()
+    worker.join()
+    assert not results[0].ok and "tardó más" in results[0].message
+
+
+def test_time_limit_leaves_no_alarm_behind() -> None:
+    import signal
+
+    before = signal.getsignal(signal.SIGALRM)
+    assert ej.atencion.evaluate(ej.atencion.reference).ok
+    assert signal.getsignal(signal.SIGALRM) == before
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+# --- check imprime y nunca lanza ---------------------------------------
+
+def test_check_prints_and_stores(capsys: pytest.CaptureFixture[str]) -> None:
+    assert ej.atencion.check(ej.atencion.reference) is None
+    out = capsys.readouterr().out
+    assert out.startswith("✅ ¡Correcto!")
+    assert ej.atencion.last_result is not None
+    assert ej.atencion.last_result.ok
+
+    def crashes(*args: Any) -> None:
+        raise RuntimeError("boom")
+
+    for bad in (crashes, None, "atencion", ej.atencion.mistakes[0]
+                .implementation):
+        ej.atencion.check(bad)
+        out = capsys.readouterr().out
+        assert out.startswith("❌ ")
+        assert not ej.atencion.last_result.ok
+
+
+def test_repr_mentions_how_to_use() -> None:
+    assert ".check(atencion)" in repr(ej.atencion)
+
+
+def test_exercise_needs_cases_and_hints() -> None:
+    with pytest.raises(ValueError, match="al menos"):
+        Exercise(name="x", title="x", reference=lambda: None, cases=[],
+                 hints=[])
+
+
+def test_uncomparable_output_does_not_crash() -> None:
+    class Weird(torch.Tensor):
+        def __ne__(self, other: object) -> Any:
+            raise RuntimeError("no me compares")
+
+    result = ej.mascara_causal.evaluate(
+        lambda T: torch.ones(T, T, dtype=torch.bool).tril().as_subclass(
+            Weird))
+    assert not result.ok and result.mistake is None
+    assert "no se pudo comparar" in result.message
+
+
+def test_output_on_another_device() -> None:
+    result = ej.mascara_causal.evaluate(
+        lambda T: torch.ones(T, T, dtype=torch.bool, device="meta"))
+    assert not result.ok and "está en meta" in result.message
+
+
+def test_float_mask_with_wrong_values_gets_dtype_message_first() -> None:
+    result = ej.mascara_causal.evaluate(
+        lambda T: torch.triu(torch.ones(T, T)))
+    assert not result.ok and result.mistake is None
+    assert "dtype torch.float32; se esperaba torch.bool" in result.message
