@@ -8,7 +8,9 @@ código que merece reutilizarse:
 - ``hub``: acceso opcional a *checkpoints* preentrenados, sin colgarse.
 - ``attention``: atención escalada, máscaras, multi-cabeza, posiciones.
 - ``viz``: mapas de atención estáticos (matplotlib).
+- ``toy_tasks`` y ``train``: tareas sintéticas y un bucle de entrenamiento.
 - ``exercises``: comprobadores de los ejercicios de cada capítulo.
+- ``maintenance``: celda de configuración y reejecución de cuadernos.
 """
 
 __version__ = "0.1.0"

@@ -1,0 +1,62 @@
+# Transformers desde cero: dos órdenes para empezar, `make book` y
+# `make test`. Todo se instala en .venv a partir de requirements.txt.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.instalado
+NB ?=
+# El kernel «python3» de los cuadernos debe ser el de .venv.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PYTHONHASHSEED ?= 0
+
+.PHONY: setup book test lint unit nbval lab execute execute-all \
+	setup-cells bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+book: setup
+	$(VENV)/bin/jupyter-book build . -W --keep-going
+	@echo "Sitio listo: abre $(CURDIR)/_build/html/index.html"
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+unit: setup
+	$(PY) -m pytest tests -q
+
+nbval: setup
+	$(PY) -m pytest -q --nbval notebooks \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg \
+		--nbval-cell-timeout=600
+
+test: lint unit nbval
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks
+
+# Reejecuta un cuaderno en un kernel limpio y guarda sus salidas:
+#   make execute NB=notebooks/01_atencion.ipynb
+execute: setup
+	@test -n "$(NB)" || { echo "Uso: make execute NB=notebooks/XX.ipynb"; \
+		exit 2; }
+	$(PY) -m course_lib.maintenance execute $(NB)
+
+execute-all: setup
+	$(PY) -m course_lib.maintenance execute notebooks/*.ipynb
+
+setup-cells: setup
+	$(PY) -m course_lib.maintenance stamp notebooks/*.ipynb
+
+bench: setup
+	$(PY) benchmarks/attention.py
+	$(PY) benchmarks/notebooks.py
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache
