@@ -1,0 +1,167 @@
+"""Higiene de los cuadernos y ejercicios resueltos, sin reejecutarlos.
+
+La reejecución completa la hace nbval (`make nbval`); aquí se comprueba
+lo barato: que cada cuaderno esté guardado ejecutado de arriba abajo, sin
+errores, con la celda de configuración de Colab al día, y que cada celda
+de ejercicio pase su `check` cuando el esqueleto se sustituye por la
+solución de referencia.
+"""
+
+import ast
+import importlib
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from course_lib.maintenance import SETUP_TAG, repository_url, setup_source
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+IDS = [p.name for p in NOTEBOOKS]
+EXERCISE_TAG = "ejercicio"
+
+
+def _read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def _code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def test_there_are_notebooks_and_all_are_in_the_toc():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    files = {ch["file"] for part in toc["parts"] for ch in part["chapters"]}
+    assert NOTEBOOKS, "no hay cuadernos en notebooks/"
+    for path in NOTEBOOKS:
+        assert f"notebooks/{path.stem}" in files, (
+            f"{path.name} no está en _toc.yml"
+        )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_is_valid_and_uses_python3(path):
+    nb = _read(path)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_first_cell_is_the_colab_setup_from_config(path):
+    first = _read(path).cells[0]
+    assert first.cell_type == "code"
+    assert SETUP_TAG in first.metadata.get("tags", [])
+    assert first.source == setup_source(), (
+        "celda de configuración desactualizada: ejecuta `make setup-cells`"
+    )
+    assert repository_url() in first.source
+
+
+def test_repository_url_is_defined_once_in_config():
+    url = repository_url()
+    assert url.startswith("https://github.com/")
+    config = (ROOT / "_config.yml").read_text(encoding="utf-8")
+    assert config.count(url) == 1
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_outputs_stored_in_order_without_errors(path):
+    cells = [c for c in _code_cells(_read(path)) if c.source.strip()]
+    counts = [c.execution_count for c in cells]
+    assert None not in counts, "hay celdas sin ejecutar"
+    assert counts == list(range(1, len(counts) + 1)), (
+        "las salidas no vienen de una ejecución limpia de arriba abajo"
+    )
+    for cell in cells:
+        for out in cell.outputs:
+            assert out.output_type != "error", (
+                f"salida de error guardada en:\n{cell.source[:200]}"
+            )
+            if out.output_type == "stream":
+                assert "Traceback" not in out.text
+    assert any(c.outputs for c in cells), "el cuaderno no tiene salidas"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_no_shell_downloads_or_absolute_paths(path):
+    for cell in _code_cells(_read(path)):
+        assert not re.search(r"^\s*!\s*(wget|curl)", cell.source, re.M)
+        assert "/work/" not in cell.source and "/home/" not in cell.source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_chapter_ends_with_summary_exercises_references(path):
+    text = "\n".join(c.source for c in _read(path).cells
+                     if c.cell_type == "markdown")
+    for title in ("## Resumen", "## Ejercicios", "## Referencias"):
+        assert title in text, f"falta la sección «{title}»"
+    assert "{cite}" in text
+
+
+def _exercise_module(nb):
+    for cell in _code_cells(nb):
+        m = re.search(r"from course_lib\.exercises import (cap\d+) as ej",
+                      cell.source)
+        if m:
+            return importlib.import_module(f"course_lib.exercises.{m[1]}")
+    return None
+
+
+def _exercise_cells(path):
+    nb = _read(path)
+    module = _exercise_module(nb)
+    cells = [c for c in _code_cells(nb)
+             if EXERCISE_TAG in c.metadata.get("tags", [])]
+    return [(module, c) for c in cells]
+
+
+EXERCISE_CASES = [
+    pytest.param(module, cell, id=f"{path.stem}-{i}")
+    for path in NOTEBOOKS
+    for i, (module, cell) in enumerate(_exercise_cells(path))
+]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_exercise_count_and_stored_feedback(path):
+    cells = _exercise_cells(path)
+    assert 2 <= len(cells) <= 4, "cada capítulo tiene de 2 a 4 ejercicios"
+    for _, cell in cells:
+        text = "".join(o.get("text", "") for o in cell.outputs)
+        assert text.startswith("❌"), (
+            "el cuaderno guardado debe mostrar el esqueleto sin resolver "
+            "con su ❌"
+        )
+
+
+def _replace_stub(source, name, solution):
+    """Sustituye la definición ``def name(...)`` de la celda por la
+    solución de referencia."""
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            start, end = node.lineno - 1, node.end_lineno
+            return "\n".join(lines[:start] + [solution] + lines[end:])
+    raise AssertionError(f"la celda no define `{name}`")
+
+
+@pytest.mark.parametrize("module, cell", EXERCISE_CASES)
+def test_exercise_cell_passes_with_the_solution(module, cell, capsys):
+    m = re.search(r"ej\.(\w+)\.check\((\w+)\)", cell.source)
+    assert m, "la celda de ejercicio debe llamar a ej.<nombre>.check(...)"
+    exercise = getattr(module, m[1])
+    assert exercise.function_name == m[2]
+    solved = _replace_stub(cell.source, m[2], exercise.solution_source)
+    exercise.last_result = None
+    exec(compile(solved, "<celda>", "exec"), {"ej": module})
+    assert exercise.last_result is not None and exercise.last_result.ok, (
+        exercise.last_result
+    )
+    assert capsys.readouterr().out.startswith("✅")
+    # y el esqueleto tal como está guardado no pasa
+    exec(compile(cell.source, "<celda>", "exec"), {"ej": module})
+    assert not exercise.last_result.ok
