@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONHASHSEED ?= 0
 
 .PHONY: setup book test lint unit nbval lab execute execute-all \
-	setup-cells bench clean
+	setup-cells bench clean test-site test-colab
 
 setup: $(STAMP)
 
@@ -22,6 +22,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 book: setup
+	$(PY) benchmarks/collect.py
 	$(VENV)/bin/jupyter-book build . -W --keep-going
 	@echo "Sitio listo: abre $(CURDIR)/_build/html/index.html"
 
@@ -29,7 +30,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 
 unit: setup
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q -m "not site and not colab"
 
 nbval: setup
 	$(PY) -m pytest -q --nbval notebooks \
@@ -54,9 +55,18 @@ execute-all: setup
 setup-cells: setup
 	$(PY) -m course_lib.maintenance stamp notebooks/*.ipynb
 
+# El sitio construido, en Chromium sin interfaz (necesita `chromium`).
+test-site: book
+	$(PY) -m pytest tests/test_site.py -q -m site
+
+# La celda de instalación de Colab en un entorno virtual nuevo (usa PyPI).
+test-colab: setup
+	$(PY) -m pytest tests/test_colab_install.py -q -m colab
+
 bench: setup
-	$(PY) benchmarks/attention.py
-	$(PY) benchmarks/notebooks.py
+	$(PY) benchmarks/attention.py --json benchmarks/results/attention.json
+	$(PY) benchmarks/notebooks.py --store
+	$(PY) benchmarks/collect.py
 
 clean:
-	rm -rf _build .pytest_cache .ruff_cache
+	rm -rf _build .pytest_cache .ruff_cache book/_generated

@@ -165,3 +165,14 @@ def test_exercise_cell_passes_with_the_solution(module, cell, capsys):
     # y el esqueleto tal como está guardado no pasa
     exec(compile(cell.source, "<celda>", "exec"), {"ej": module})
     assert not exercise.last_result.ok
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_figures_have_alt_text(path):
+    for cell in _code_cells(_read(path)):
+        if any("image/png" in o.get("data", {}) for o in cell.outputs):
+            alt = cell.metadata.get("mystnb", {}).get("image", {})
+            assert alt.get("alt", "").strip(), (
+                "figura sin texto alternativo (metadatos "
+                f"mystnb.image.alt):\n{cell.source[:200]}"
+            )

@@ -1,0 +1,252 @@
+"""La celda de instalación de Colab, probada en un entorno virtual nuevo.
+
+Reproduce lo que pasa en Colab: un entorno donde PyTorch ya está instalado
+(aquí, la misma versión fijada en requirements.txt) y nada más del libro.
+Sobre él se ejecuta el ``%pip install`` de la celda de configuración de
+los cuadernos, tal cual, salvo la URL: en vez de GitHub usa este
+repositorio (``git+file://``, es decir, su último *commit*). El resto de
+dependencias llega en su versión más reciente, no en la fijada: así se ve
+a tiempo si una versión nueva de ``transformers`` o de ``numpy`` rompe el
+libro. Después importa ``course_lib`` y hace una prueba rápida de cada
+capítulo: todos los módulos importan, la atención del capítulo 1 coincide
+con la de PyTorch y cada ejercicio da por buena su propia solución.
+
+Necesita acceso a PyPI y tarda unos minutos: no entra en ``make unit``;
+se ejecuta con ``make test-colab`` (``pytest -m colab``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import time
+import venv
+from pathlib import Path
+
+import pytest
+
+from course_lib.maintenance import setup_source
+
+pytestmark = pytest.mark.colab
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTALL_TIMEOUT_S = 900
+
+SMOKE = r'''
+"""Prueba rápida de course_lib instalado como en Colab."""
+import importlib
+import json
+import pkgutil
+import sys
+import traceback
+
+import torch
+
+import course_lib
+
+# Herramientas de mantenimiento del repositorio: el lector no las usa y
+# sus dependencias (nbformat, nbclient) no son del paquete.
+MAINTAINER_ONLY = {"course_lib.maintenance"}
+
+report = {"course_lib": course_lib.__file__, "modules": [], "checks": [],
+          "exercises": [], "errors": [], "skipped": []}
+
+
+def fail(what, exc):
+    line = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    report["errors"].append(f"{what}: {line}")
+
+
+for info in pkgutil.walk_packages(course_lib.__path__, "course_lib."):
+    if info.name in MAINTAINER_ONLY:
+        report["skipped"].append(info.name)
+        continue
+    try:
+        importlib.import_module(info.name)
+        report["modules"].append(info.name)
+    except Exception as exc:
+        fail(f"import {info.name}", exc)
+
+# Capítulo 1: la atención y la atención multi-cabeza frente a PyTorch.
+try:
+    import torch.nn.functional as F
+
+    from course_lib.attention import (
+        MultiHeadAttention,
+        causal_mask,
+        scaled_dot_product_attention,
+    )
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 4, 7, 8, generator=g) for _ in range(3))
+    mask = causal_mask(7)
+    out, weights = scaled_dot_product_attention(q, k, v, mask)
+    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    diff = (out - ref).abs().max().item()
+    assert diff < 1e-5, f"atención: diferencia {diff:.2e} con PyTorch"
+    report["checks"].append(f"scaled_dot_product_attention: {diff:.1e}")
+
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(32, 4).eval()
+    x = torch.randn(2, 5, 32, generator=g)
+    ref_mha = mha.to_torch().eval()
+    with torch.no_grad():
+        ours = mha(x, mask=causal_mask(5))
+        theirs, _ = ref_mha(x, x, x, attn_mask=~causal_mask(5),
+                            need_weights=False)
+    diff = (ours - theirs).abs().max().item()
+    assert ours.shape == (2, 5, 32), tuple(ours.shape)
+    assert diff < 1e-5, f"MultiHeadAttention: diferencia {diff:.2e}"
+    report["checks"].append(f"MultiHeadAttention: {diff:.1e}")
+except Exception as exc:
+    fail("capítulo 1", exc)
+
+# Cada módulo de ejercicios capNN: cada ejercicio acepta su solución.
+import course_lib.exercises as exercises_pkg
+from course_lib.exercises import Exercise
+
+for info in sorted(pkgutil.iter_modules(exercises_pkg.__path__),
+                   key=lambda i: i.name):
+    if not info.name.startswith("cap"):
+        continue
+    try:
+        module = importlib.import_module(f"course_lib.exercises.{info.name}")
+    except Exception as exc:
+        fail(f"import course_lib.exercises.{info.name}", exc)
+        continue
+    found = [e for e in vars(module).values() if isinstance(e, Exercise)]
+    if not found:
+        report["errors"].append(f"{info.name}: no define ejercicios")
+    for ex in found:
+        try:
+            result = ex.evaluate(ex.reference)
+        except Exception as exc:
+            fail(f"{info.name}.{ex.name}", exc)
+            continue
+        label = f"{info.name}.{ex.name}"
+        report["exercises"].append(label)
+        if not result.ok:
+            report["errors"].append(f"{label}: {result.message}")
+
+print("SMOKE_REPORT=" + json.dumps(report, ensure_ascii=False))
+'''
+
+
+def _pinned(name: str) -> str:
+    """La línea ``name==versión`` de requirements.txt."""
+    text = (ROOT / "requirements.txt").read_text(encoding="utf-8")
+    match = re.search(rf"^{re.escape(name)}==\S+", text, re.M | re.I)
+    assert match, f"requirements.txt no fija {name}"
+    return match[0]
+
+
+def setup_cell_pip_args(url: str) -> list[str]:
+    """Los argumentos del ``%pip install`` de la celda de configuración,
+    con ``REPO`` sustituido por ``url``."""
+    source = setup_source(url)
+    repo = re.search(r'^REPO = "([^"]+)"', source, re.M)
+    line = re.search(r"^\s*%pip install (.+)$", source, re.M)
+    assert repo and line, f"celda de configuración inesperada:\n{source}"
+    return shlex.split(line[1].replace("{REPO}", repo[1]))
+
+
+def _run(args: list[str], *, cwd: Path, env: dict[str, str],
+         what: str) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(args, cwd=cwd, env=env, text=True,
+                          capture_output=True, timeout=INSTALL_TIMEOUT_S)
+    assert proc.returncode == 0, (
+        f"{what} falló (código {proc.returncode}):\n$ {shlex.join(args)}\n"
+        f"{(proc.stdout + proc.stderr)[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def colab_env(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Un entorno virtual nuevo con torch y luego la celda de instalación."""
+    if shutil.which("git") is None:
+        pytest.fail("Hace falta git para instalar desde git+file://",
+                    pytrace=False)
+    if not (ROOT / ".git").exists():
+        pytest.fail(f"{ROOT} no es un repositorio git", pytrace=False)
+    tmp = tmp_path_factory.mktemp("colab")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    venv.create(tmp / "venv", with_pip=True)
+    python = str(tmp / "venv" / "bin" / "python")
+    times = {}
+
+    start = time.perf_counter()
+    # --no-compile: sin precompilar a bytecode los miles de .py de torch y
+    # compañía; no cambia qué se instala y ahorra buena parte del tiempo.
+    pip_install = [python, "-m", "pip", "install", "--no-compile"]
+    _run([*pip_install, "-q", _pinned("torch")],
+         cwd=tmp, env=env, what="instalar torch (como el de Colab)")
+    times["torch"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    args = setup_cell_pip_args(f"file://{ROOT}")
+    _run([*pip_install, *args], cwd=tmp, env=env,
+         what="la celda de configuración (%pip install)")
+    times["course_lib"] = time.perf_counter() - start
+
+    freeze = _run([python, "-m", "pip", "freeze"], cwd=tmp, env=env,
+                  what="pip freeze").stdout
+    return {"python": python, "tmp": tmp, "env": env, "times": times,
+            "freeze": freeze}
+
+
+def test_setup_cell_installs_from_the_repository() -> None:
+    args = setup_cell_pip_args("https://example.org/libro")
+    assert "git+https://example.org/libro" in args
+
+
+def test_install_keeps_colab_torch_and_takes_newest_deps(
+        colab_env: dict) -> None:
+    versions = dict(line.split("==", 1)
+                    for line in colab_env["freeze"].splitlines()
+                    if "==" in line)
+    lowered = {k.lower().replace("_", "-"): v for k, v in versions.items()}
+    torch_pin = _pinned("torch").split("==")[1]
+    installed = lowered.get("torch", "")
+    assert installed.split("+")[0] == torch_pin.split("+")[0], (
+        f"la instalación cambió torch: {lowered.get('torch')} en vez del "
+        f"preinstalado {torch_pin}")
+    line = next((x for x in colab_env["freeze"].splitlines()
+                 if x.lower().startswith("course-lib")), "")
+    assert "git+file://" in line or " @ " in line, (
+        f"course_lib no viene del repositorio: {line!r}")
+    shown = ", ".join(f"{k} {lowered[k]}" for k in (
+        "numpy", "transformers", "tokenizers", "matplotlib",
+        "scikit-learn", "scikit-image") if k in lowered)
+    print(f"\nVersiones instaladas: {shown}")
+    print(f"Tiempos: {colab_env['times']}")
+
+
+def test_course_lib_smoke_in_fresh_env(colab_env: dict) -> None:
+    script = colab_env["tmp"] / "smoke.py"
+    script.write_text(SMOKE, encoding="utf-8")
+    env = {**colab_env["env"], "HF_HUB_OFFLINE": "1",
+           "COURSE_LIB_PRESET": "cpu", "MPLBACKEND": "Agg"}
+    start = time.perf_counter()
+    proc = _run([colab_env["python"], str(script)], cwd=colab_env["tmp"],
+                env=env, what="la prueba rápida de course_lib")
+    seconds = time.perf_counter() - start
+    line = next(x for x in proc.stdout.splitlines()
+                if x.startswith("SMOKE_REPORT="))
+    report = json.loads(line.removeprefix("SMOKE_REPORT="))
+    assert "site-packages" in report["course_lib"], (
+        f"se importó course_lib desde {report['course_lib']}, no desde el "
+        "entorno nuevo")
+    assert not report["errors"], (
+        "course_lib instalado como en Colab falla:\n  - "
+        + "\n  - ".join(report["errors"]))
+    assert "course_lib.attention" in report["modules"]
+    assert any(e.startswith("cap01.") for e in report["exercises"])
+    print(f"\nMódulos: {len(report['modules'])}; ejercicios: "
+          f"{len(report['exercises'])}; {report['checks']}; "
+          f"{seconds:.1f} s")

@@ -1,0 +1,481 @@
+"""El sitio en un navegador de verdad.
+
+Sirve ``_build/html`` (o la carpeta de ``SITE_DIR``) en 127.0.0.1 y abre
+cada página en Chromium sin interfaz, manejado con Playwright. En cada
+página comprueba: ninguna consola con errores, las fórmulas compuestas por
+MathJax, las imágenes cargadas y con texto alternativo, y los enlaces
+internos (``#ancla`` y a otras páginas) que llevan a algo que existe. Además,
+que la búsqueda encuentra «atención» y que el botón de Colab de cada
+capítulo apunta a su cuaderno en el repositorio de ``_config.yml``.
+
+Todas las peticiones a otros servidores se bloquean: así se prueba el sitio
+tal como lo ve un aula sin internet, y el resultado no depende de la red.
+Lo que una página intentó cargar de fuera se lista en el mensaje de error
+y en un aviso al final.
+
+Uso: ``make book`` y luego ``make test-site`` (o
+``SITE_DIR=ruta/al/html pytest -m site tests/test_site.py``). Hace falta
+``chromium`` (Debian: ``apt-get install chromium``; otra ruta con
+``CHROMIUM=...``) y el paquete ``playwright``; no se usa
+``playwright install``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import posixpath
+import re
+import threading
+import warnings
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.site
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE = Path(os.environ.get("SITE_DIR") or ROOT / "_build" / "html")
+SITE = (SITE if SITE.is_absolute() else ROOT / SITE).resolve()
+# El libro que produjo el sitio: <libro>/_build/html si es el caso (así
+# SITE_DIR puede apuntar a una copia del libro); si no, este repositorio.
+BOOK = next((p for p in (SITE.parent.parent,)
+             if (p / "_toc.yml").is_file()), ROOT)
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+    "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+NOT_PAGES = ("_static", "_sources", "_images", "_downloads")
+TIMEOUT_MS = 30_000
+IMAGE_FILE = re.compile(r"\.(png|jpe?g|gif|svg|webp|bmp)$", re.I)
+SEARCH_TERM = "atención"
+
+
+# --- qué páginas tiene el libro -----------------------------------------
+
+def _toc_docnames() -> list[str]:
+    """Las páginas de ``_toc.yml`` en orden: la raíz, partes, capítulos y
+    secciones (sin extensión, como en el índice)."""
+    toc = yaml.safe_load((BOOK / "_toc.yml").read_text(encoding="utf-8"))
+    names = [toc["root"]]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("file"), str):
+                names.append(node["file"])
+            for key in ("parts", "chapters", "sections"):
+                walk(node.get(key))
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc)
+    return list(dict.fromkeys(n.removesuffix(".md").removesuffix(".ipynb")
+                              for n in names))
+
+
+def _site_pages() -> list[str]:
+    """Las páginas del índice más cualquier otro .html del sitio (el índice
+    alfabético, la búsqueda...), sin los recursos internos del tema."""
+    pages = [f"{name}.html" for name in _toc_docnames()]
+    if SITE.is_dir():
+        for path in sorted(SITE.rglob("*.html")):
+            rel = path.relative_to(SITE).as_posix()
+            top = rel.split("/")[0]
+            if (top not in NOT_PAGES and not top.startswith(".")
+                    and rel not in pages):
+                pages.append(rel)
+    return pages
+
+
+def _chapters() -> list[str]:
+    """Las páginas del índice que son cuadernos (tienen botón de Colab)."""
+    return [n for n in _toc_docnames() if (BOOK / f"{n}.ipynb").is_file()]
+
+
+@functools.cache
+def _config() -> dict:
+    return yaml.safe_load((BOOK / "_config.yml").read_text(encoding="utf-8"))
+
+
+def expected_colab_url(docname: str) -> str:
+    """La URL de Colab del cuaderno ``docname`` según ``_config.yml``."""
+    repo = _config()["repository"]
+    owner_repo = urlsplit(repo["url"]).path.strip("/").removesuffix(".git")
+    base = (_config().get("launch_buttons", {}).get("colab_url")
+            or "https://colab.research.google.com").rstrip("/")
+    book = str(repo.get("path_to_book") or "").strip("/")
+    path = f"{book}/{docname}.ipynb" if book else f"{docname}.ipynb"
+    branch = repo.get("branch") or "main"
+    return f"{base}/github/{owner_repo}/blob/{branch}/{path}"
+
+
+# --- servidor y navegador -----------------------------------------------
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, directory=str(SITE), **kwargs)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def site_url() -> Iterator[str]:
+    if not (SITE / "index.html").is_file():
+        pytest.fail(
+            f"No está construido el sitio: falta {SITE / 'index.html'}. "
+            "Ejecuta `make book` antes de `make test-site` (o indica otra "
+            "carpeta con SITE_DIR).", pytrace=False)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("Falta el paquete playwright: `make setup` lo instala "
+                    "desde requirements.txt.", pytrace=False)
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"No se encuentra Chromium en {CHROMIUM}: instálalo "
+                    "(`apt-get install chromium`) o indica su ruta con "
+                    "CHROMIUM=...", pytrace=False)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM,
+                                              args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def external() -> Iterator[dict[str, set[str]]]:
+    """Página → URL externas que intentó cargar (y se bloquearon)."""
+    seen: dict[str, set[str]] = {}
+    yield seen
+    hosts = sorted({urlsplit(u).netloc for urls in seen.values()
+                    for u in urls})
+    if hosts:
+        warnings.warn(
+            "Páginas que intentan cargar recursos de otros servidores "
+            f"(bloqueados en la prueba): {', '.join(sorted(seen))}. "
+            f"Servidores: {', '.join(hosts)}. Sin conexión esas partes "
+            "no se ven.", stacklevel=1)
+
+
+class Visit:
+    """Una página abierta en el navegador, con lo que pasó al cargarla."""
+
+    def __init__(self, browser: Any, site_url: str, rel: str) -> None:
+        self.rel = rel
+        self.origin = site_url.rstrip("/")
+        self.console_errors: list[str] = []
+        self.local_failures: list[str] = []
+        self.external: set[str] = set()
+        self.context = browser.new_context(service_workers="block")
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(TIMEOUT_MS)
+        self.page.on("console", self._on_console)
+        self.page.on("pageerror", lambda exc: self.console_errors.append(
+            f"excepción de JavaScript: {exc}"))
+        self.page.on("requestfailed", self._on_failed)
+        self.page.on("response", self._on_response)
+
+    def _is_local(self, url: str) -> bool:
+        return url.startswith(self.origin) or not url.startswith("http")
+
+    def _route(self, route: Any) -> None:
+        url = route.request.url
+        if self._is_local(url):
+            route.continue_()
+        else:
+            self.external.add(url)
+            route.abort("internetdisconnected")
+
+    def _on_console(self, msg: Any) -> None:
+        if msg.type != "error":
+            return
+        where = (msg.location or {}).get("url", "")
+        if where in self.external:
+            return  # el aviso de un recurso externo bloqueado
+        if msg.text.startswith("Failed to load resource"):
+            return  # ya lo cuenta local_failures, con su código HTTP
+        self.console_errors.append(
+            f"consola: {msg.text}" + (f" ({where})" if where else ""))
+
+    def _on_failed(self, request: Any) -> None:
+        if self._is_local(request.url):
+            self.local_failures.append(
+                f"{request.url} ({request.failure})")
+
+    def _on_response(self, response: Any) -> None:
+        if urlsplit(response.url).path == "/favicon.ico":
+            return  # el navegador lo pide por su cuenta; el libro no tiene
+        if response.status >= 400 and self._is_local(response.url):
+            self.local_failures.append(
+                f"{response.url} (HTTP {response.status})")
+
+    def open(self, query: str = "") -> Visit:
+        url = f"{self.origin}/{quote(self.rel)}{query}"
+        response = self.page.goto(url, wait_until="load")
+        assert response is not None and response.ok, (
+            f"{self.rel}: el servidor respondió "
+            f"{response.status if response else 'nada'}")
+        target = _redirect_target(self.rel)
+        if target is not None:
+            # Una página de redirección (index.html): se sigue y se mira
+            # la página de destino.
+            self.page.wait_for_url(f"{self.origin}/{quote(target)}*")
+            self.page.wait_for_load_state("load")
+        return self
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def visit(browser: Any, site_url: str,
+          external: dict[str, set[str]]) -> Iterator[Any]:
+    opened: list[Visit] = []
+
+    def _visit(rel: str, query: str = "") -> Visit:
+        v = Visit(browser, site_url, rel)
+        opened.append(v)
+        return v.open(query)
+
+    yield _visit
+    for v in opened:
+        if v.external:
+            external.setdefault(v.rel, set()).update(v.external)
+        v.close()
+
+
+# --- lo que se mira en cada página --------------------------------------
+
+MATH_JS = """async () => {
+  const nodes = [...document.querySelectorAll('.math')];
+  if (!nodes.length) return {count: 0};
+  const ready = () => window.MathJax && MathJax.startup
+    && MathJax.startup.promise;
+  for (let i = 0; i < 50 && !ready(); i++)   // hasta 5 s
+    await new Promise(done => setTimeout(done, 100));
+  if (!ready()) return {count: nodes.length, loaded: false};
+  const mj = window.MathJax;
+  await mj.startup.promise;
+  const pending = nodes.filter(n => !n.querySelector('mjx-container'));
+  const errors = [...document.querySelectorAll('mjx-merror')]
+    .map(e => e.getAttribute('data-mjx-error') || e.textContent);
+  return {count: nodes.length, loaded: true, errors,
+          pending: pending.map(n => n.textContent.trim().slice(0, 60))};
+}"""
+
+IMAGES_JS = """async () => {
+  const imgs = [...document.images];
+  await Promise.all(imgs.map(img => {
+    img.loading = 'eager';
+    if (img.complete) return null;
+    return new Promise(done => {
+      img.addEventListener('load', done);
+      img.addEventListener('error', done);
+      setTimeout(done, 15000);
+    });
+  }));
+  return imgs.map(img => ({src: img.currentSrc || img.src,
+                           attr: img.getAttribute('src') || '',
+                           alt: img.getAttribute('alt'),
+                           width: img.naturalWidth}));
+}"""
+
+LINKS_JS = """() => ({
+  links: [...document.querySelectorAll('a[href]')].map(a => ({
+    href: a.href, raw: a.getAttribute('href'),
+    text: a.textContent.trim().slice(0, 50)})),
+  ids: [...document.querySelectorAll('[id]')].map(e => e.id)
+    .concat([...document.querySelectorAll('a[name]')].map(a => a.name)),
+})"""
+
+
+class _IdParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str,
+                        attrs: list[tuple[str, str | None]]) -> None:
+        for key, value in attrs:
+            if value and (key == "id" or (tag == "a" and key == "name")):
+                self.ids.add(value)
+
+
+@functools.cache
+def _static_ids(rel: str) -> frozenset[str]:
+    parser = _IdParser()
+    parser.feed((SITE / rel).read_text(encoding="utf-8", errors="replace"))
+    return frozenset(parser.ids)
+
+
+REFRESH = re.compile(
+    r"""<meta[^>]+http-equiv=["']?refresh["']?[^>]*"""
+    r"""content=["']?\d+\s*;\s*url=([^"'>]+)""", re.I)
+
+
+def _redirect_target(rel: str) -> str | None:
+    """Destino (relativo al sitio) de una página que solo redirige."""
+    match = REFRESH.search((SITE / rel).read_text(encoding="utf-8",
+                                                  errors="replace"))
+    if match is None:
+        return None
+    return posixpath.normpath(
+        posixpath.join(posixpath.dirname(rel), match[1].strip()))
+
+
+def _target_file(path: str) -> Path:
+    target = SITE / unquote(path).lstrip("/")
+    return target / "index.html" if target.is_dir() else target
+
+
+def math_problems(v: Visit) -> list[str]:
+    info = v.page.evaluate(MATH_JS)
+    if not info["count"]:
+        return []
+    if not info["loaded"]:
+        mathjax = [u for u in v.external if "mathjax" in u.lower()]
+        why = (f"se pidió a otro servidor ({mathjax[0]})" if mathjax
+               else "no está en la página")
+        return [f"{info['count']} fórmulas sin componer: MathJax no se "
+                f"cargó ({why}). Sirve MathJax desde el propio sitio "
+                "(extensión sphinx-mathjax-offline en _config.yml)."]
+    problems = [f"error de MathJax: {e}" for e in info["errors"]]
+    if info["pending"]:
+        problems.append(f"{len(info['pending'])} de {info['count']} "
+                        f"fórmulas sin componer, p. ej. "
+                        f"«{info['pending'][0]}»")
+    return problems
+
+
+def image_problems(v: Visit) -> list[str]:
+    problems = []
+    missing_alt = []
+    for img in v.page.evaluate(IMAGES_JS):
+        name = img["attr"] or img["src"]
+        if not v._is_local(img["src"]):
+            continue  # bloqueada a propósito; aparece en la lista externa
+        if not img["width"]:
+            problems.append(f"imagen que no carga: {name}")
+        alt = (img["alt"] or "").strip()
+        base = Path(urlsplit(img["attr"]).path).name
+        if (not alt or IMAGE_FILE.search(alt) or "_images/" in alt
+                or alt == base):
+            missing_alt.append(f"{name} (alt={img['alt']!r})")
+    if missing_alt:
+        problems.append(
+            f"imágenes sin texto alternativo útil (vacío o el nombre del "
+            f"archivo): {len(missing_alt)}; la primera: " + missing_alt[0]
+            + ". En un cuaderno se añade con los metadatos de la celda: "
+            '{"mystnb": {"image": {"alt": "…"}}}.')
+    return problems
+
+
+def link_problems(v: Visit) -> list[str]:
+    info = v.page.evaluate(LINKS_JS)
+    here_ids = set(info["ids"])
+    here = urlsplit(v.page.url).path
+    problems = []
+    for link in info["links"]:
+        url = urlsplit(link["href"])
+        if url.scheme not in ("http", "https") or not v._is_local(
+                link["href"]):
+            continue  # mailto:, javascript:, otros servidores
+        label = f"«{link['text']}» → {link['raw']}"
+        fragment = unquote(url.fragment)
+        if url.path == here:
+            if fragment and fragment not in here_ids:
+                problems.append(f"ancla inexistente en la página: {label}")
+            continue
+        target = _target_file(url.path)
+        if not target.is_file():
+            problems.append(f"enlace a una página que no existe: {label}")
+        elif fragment and target.suffix == ".html":
+            rel = target.relative_to(SITE).as_posix()
+            if fragment not in _static_ids(rel):
+                problems.append(f"ancla inexistente en {rel}: {label}")
+    return problems
+
+
+def _report(rel: str, problems: list[str], v: Visit) -> str:
+    text = f"{rel}: problemas ({len(problems)}):\n  - " + "\n  - ".join(
+        problems)
+    if v.external:
+        text += ("\n  (recursos externos bloqueados, que sin conexión no se"
+                 " cargan: " + ", ".join(sorted(v.external)) + ")")
+    return text
+
+
+# --- las pruebas --------------------------------------------------------
+
+@pytest.mark.parametrize("rel", _site_pages())
+def test_page_reads_well_offline(visit: Any, rel: str) -> None:
+    assert (SITE / rel).is_file(), (
+        f"{rel}: la página está en _toc.yml pero no en el sitio; vuelve a "
+        "ejecutar `make book`")
+    v = visit(rel)
+    problems = math_problems(v) + image_problems(v) + link_problems(v)
+    problems += v.console_errors
+    problems += [f"recurso local que no carga: {f}"
+                 for f in v.local_failures]
+    assert not problems, _report(rel, problems, v)
+
+
+def test_search_finds_atencion(visit: Any) -> None:
+    v = visit("search.html", f"?q={quote(SEARCH_TERM)}")
+    found = "document.querySelectorAll('#search-results li').length > 0"
+    try:
+        v.page.wait_for_function(found, timeout=TIMEOUT_MS)
+    except Exception:
+        summary = v.page.evaluate(
+            "() => (document.querySelector('#search-results') || "
+            "document.body).innerText.slice(0, 300)")
+        pytest.fail(f"search.html?q={SEARCH_TERM}: la búsqueda no devolvió"
+                    f" resultados. La página dice: {summary!r}",
+                    pytrace=False)
+    results = v.page.eval_on_selector_all(
+        "#search-results li a", "links => links.map(a => a.href)")
+    assert results, "search.html: resultados sin enlaces"
+    for href in results:
+        path = urlsplit(href).path
+        assert _target_file(path).is_file(), (
+            f"search.html: el resultado {href} no lleva a una página")
+    assert not v.console_errors, _report("search.html", v.console_errors, v)
+
+
+@pytest.mark.parametrize("docname", _chapters())
+def test_colab_button_points_at_the_notebook(visit: Any,
+                                             docname: str) -> None:
+    expected = expected_colab_url(docname)
+    v = visit(f"{docname}.html")
+    hrefs = v.page.eval_on_selector_all(
+        "a[href*='colab.research.google.com']",
+        "links => links.map(a => a.href)")
+    assert hrefs, (f"{docname}.html: no hay botón «Abrir en Colab» (se "
+                   f"esperaba un enlace a {expected})")
+    wrong = sorted(set(hrefs) - {expected})
+    assert not wrong, (f"{docname}.html: el botón de Colab apunta a "
+                       f"{wrong[0]}; se esperaba {expected}")
