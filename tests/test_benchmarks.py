@@ -1,0 +1,144 @@
+"""Pruebas rápidas de los bancos de pruebas de ``benchmarks/``.
+
+Cada script se ejecuta con ajustes diminutos: imprime su tabla con las
+cabeceras esperadas y, con ``--json``, escribe las mismas cifras.
+"""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load(name):
+    path = ROOT / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def attention():
+    return _load("attention")
+
+
+@pytest.fixture(scope="module")
+def notebooks():
+    return _load("notebooks")
+
+
+def _notebook(path, *sources):
+    nb = new_notebook(cells=[new_code_cell(s) for s in sources])
+    nb.metadata["kernelspec"] = {
+        "name": "python3", "display_name": "Python 3", "language": "python",
+    }
+    nbformat.write(nb, path)
+    return path
+
+
+# --- benchmarks/attention.py ------------------------------------------------
+
+def test_attention_prints_table_and_json(attention, tmp_path, capsys):
+    out = tmp_path / "atencion.json"
+    code = attention.main([
+        "--lengths", "8", "16", "-B", "1", "-H", "2", "-D", "4",
+        "--repeats", "2", "--warmup", "0", "--min-time", "0",
+        "--json", str(out),
+    ])
+    assert code == 0
+    table = capsys.readouterr().out
+    for title in ("T", "causal", "dif. máx.", "propia (ms)",
+                  "fusionada (ms)", "propia/fusionada"):
+        assert title in table
+    data = json.loads(out.read_text(encoding="utf-8"))
+    meta, rows = data["metadata"], data["rows"]
+    assert {"torch", "device", "threads", "date", "loadavg"} <= set(meta)
+    assert [(r["seq_len"], r["causal"]) for r in rows] == [
+        (8, False), (8, True), (16, False), (16, True),
+    ]
+    for row in rows:
+        assert row["max_abs_diff"] <= 1e-5
+        assert row["textbook_ms"] > 0 and row["fused_ms"] > 0
+        assert row["ratio"] == pytest.approx(
+            row["textbook_ms"] / row["fused_ms"]
+        )
+
+
+def test_attention_rejects_bad_lengths(attention):
+    with pytest.raises(SystemExit):
+        attention.main(["--lengths", "0"])
+
+
+# --- benchmarks/notebooks.py ------------------------------------------------
+
+def test_notebooks_measures_a_copy(notebooks, tmp_path, capsys):
+    nb_path = _notebook(
+        tmp_path / "diminuto.ipynb",
+        "import os\nbuffer = bytearray(64 * 2**20)  # 64 MiB",
+        "print(os.environ['COURSE_LIB_PRESET'], "
+        "os.environ['HF_HUB_OFFLINE'])",
+    )
+    before = nb_path.read_bytes()
+    out, results = tmp_path / "tiempos.json", tmp_path / "resultados"
+    code = notebooks.main([
+        str(nb_path), "--budget", "0.001", "--json", str(out),
+        "--store", "--results-dir", str(results),
+    ])
+    assert code == 0, "sin --check, superar el presupuesto no es un fallo"
+    assert nb_path.read_bytes() == before, "el original no se toca"
+    table = capsys.readouterr().out
+    for title in ("cuaderno", "tiempo (s)", "CPU (s)", "pico de memoria (MiB)",
+                  "dentro del presupuesto (≤ 0.001 s)"):
+        assert title in table
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert "loadavg_start" in data["metadata"]
+    (row,) = data["rows"]
+    assert row["error"] is None and row["within_budget"] is False
+    assert row["wall_s"] >= row["cells_s"] > 0 and row["cpu_s"] > 0
+    assert row["peak_rss_mib"] > 64
+    stored = json.loads((results / "notebooks.json").read_text("utf-8"))
+    assert stored["rows"] == data["rows"]
+    report = (results / "notebooks.md").read_text(encoding="utf-8")
+    assert "| cuaderno | tiempo (s)" in report
+    assert "Carga media" in report
+
+
+def test_notebooks_reports_a_failing_notebook(notebooks, tmp_path, capsys):
+    nb_path = _notebook(tmp_path / "roto.ipynb", "1 / 0")
+    assert notebooks.main([str(nb_path)]) == 1
+    out = capsys.readouterr().out
+    assert "error" in out and "ZeroDivisionError" in out
+
+
+@pytest.mark.parametrize(
+    ("wall_s", "check", "expected"),
+    [(1.0, True, 0), (9.0, True, 1), (9.0, False, 0)],
+)
+def test_notebooks_check_exit_code(
+    notebooks, monkeypatch, tmp_path, wall_s, check, expected
+):
+    def fake_run(path, *, budget, timeout, interval):
+        return {
+            "notebook": path.name, "wall_s": wall_s, "cells_s": wall_s,
+            "cpu_s": wall_s,
+            "peak_rss_mib": 1.0, "kernel_hwm_mib": 1.0,
+            "within_budget": wall_s <= budget, "error": None,
+            "slowest_cells": [],
+        }
+
+    monkeypatch.setattr(notebooks, "run_notebook", fake_run)
+    nb_path = _notebook(tmp_path / "falso.ipynb", "pass")
+    argv = [str(nb_path), "--budget", "5"] + (["--check"] if check else [])
+    assert notebooks.main(argv) == expected
+
+
+def test_notebooks_rejects_missing_paths(notebooks, tmp_path):
+    assert notebooks.main([str(tmp_path / "no_existe.ipynb")]) == 2
