@@ -68,6 +68,7 @@ COLUMNS = {
     "fused_ms": ("fusionada (ms)", "{:.2f}"),
     "ratio": ("propia / fusionada", "{:.2f}"),
     "preset": ("*preset*", "{}"),
+    "device": ("dispositivo", "{}"),
     "parameters": ("parámetros", "{:,}"),
     "steps": ("pasos", "{}"),
     "tokens_seen": ("*tokens* vistos", "{:,}"),
@@ -83,7 +84,7 @@ COLUMNS = {
 # (medida | valor): se lee mejor que una fila muy ancha.
 MAX_COLUMNS = 5
 # Detalles que están en el JSON pero no aportan a la tabla del libro.
-HIDDEN = {"cells_s", "kernel_hwm_mib", "error"}
+HIDDEN = {"cells_s", "kernel_hwm_mib", "error", "curve", "date", "torch"}
 
 
 class ResultsError(ValueError):

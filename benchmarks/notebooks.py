@@ -191,10 +191,16 @@ class MemoryMonitor:
         self._thread.join()
 
 
-def kernel_env() -> dict[str, str]:
-    """Entorno del kernel: el actual más preset «cpu» y modo sin red."""
+def kernel_env(threads: int | None = None) -> dict[str, str]:
+    """Entorno del kernel: el actual más preset «cpu» y modo sin red.
+
+    ``threads`` fija los hilos de cálculo de torch en el kernel (vía
+    ``OMP_NUM_THREADS``) sin tocar el cuaderno; None deja los de torch.
+    """
     env = {**os.environ, **KERNEL_ENV}
     env.setdefault("PYTHONHASHSEED", "0")
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
     if SHARED_DATA.is_dir():  # como .ci/run: copia local de los corpus
         env.setdefault("COURSE_LIB_DATA_DIR", str(SHARED_DATA))
     return env
@@ -206,6 +212,7 @@ def run_notebook(
     budget: float = BUDGET_S,
     timeout: int = 900,
     interval: float = 0.1,
+    threads: int | None = None,
 ) -> dict:
     """Ejecuta una copia temporal de ``path`` y devuelve su fila.
 
@@ -230,7 +237,7 @@ def run_notebook(
             shutdown_kernel="immediate",  # ya medido: no hace falta esperar
         )
         start = time.perf_counter()
-        with client.setup_kernel(env=kernel_env()):
+        with client.setup_kernel(env=kernel_env(threads)):
             pid = client.km.provisioner.pid
             with MemoryMonitor(pid, interval=interval) as monitor:
                 cells_start = time.perf_counter()
@@ -302,7 +309,9 @@ def _package_version(name: str) -> str | None:
         return None
 
 
-def metadata(budget: float, loadavg_start: Sequence[float]) -> dict:
+def metadata(
+    budget: float, loadavg_start: Sequence[float], threads: int | None
+) -> dict:
     """Condiciones de la medida: fecha, máquina, versiones y carga."""
     return {
         "benchmark": "notebooks",
@@ -315,6 +324,7 @@ def metadata(budget: float, loadavg_start: Sequence[float]) -> dict:
         "preset": KERNEL_ENV["COURSE_LIB_PRESET"],
         "hf_hub_offline": True,
         "budget_s": budget,
+        "kernel_threads": threads,
         "loadavg_start": [round(x, 2) for x in loadavg_start],
         "loadavg_end": [round(x, 2) for x in os.getloadavg()],
     }
@@ -326,6 +336,7 @@ def _code(text: str) -> str:
 
 def markdown_report(meta: dict, rows: Sequence[dict]) -> str:
     """El informe que se guarda en ``results/notebooks.md``."""
+    threads = meta["kernel_threads"] or "los de torch (por defecto)"
     start = " / ".join(f"{x:.2f}" for x in meta["loadavg_start"])
     end = " / ".join(f"{x:.2f}" for x in meta["loadavg_end"])
     parts = [
@@ -336,7 +347,8 @@ def markdown_report(meta: dict, rows: Sequence[dict]) -> str:
         "",
         f"- Máquina: {meta['cpu_count']} núcleos, {meta['platform']}.",
         f"- Python {meta['python']}, torch {meta['torch']}.",
-        f"- Kernel nuevo por cuaderno, preset «{meta['preset']}», sin red.",
+        f"- Kernel nuevo por cuaderno, preset «{meta['preset']}», sin red; "
+        f"hilos de torch en el kernel: {threads}.",
         f"- Presupuesto: {meta['budget_s']:g} s por cuaderno.",
         f"- Carga media (1 / 5 / 15 min) al empezar: {start}; al "
         f"terminar: {end}. Con una carga mayor que el número de núcleos, "
@@ -395,6 +407,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         "(por defecto: benchmarks/results)")
     parser.add_argument("--timeout", type=int, default=900, metavar="S",
                         help="límite por celda (por defecto: %(default)s)")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="hilos de torch en el kernel (OMP_NUM_THREADS);"
+                        " por defecto, los de torch")
     parser.add_argument("--interval", type=float, default=0.1, metavar="S",
                         help="periodo de muestreo de la memoria "
                         "(por defecto: %(default)s)")
@@ -411,6 +426,10 @@ def main(argv: Sequence[str] | None = None) -> int:
               + (f"; no existen: {', '.join(missing)}" if missing else ""),
               file=sys.stderr)
         return 2
+    if args.threads is not None and args.threads < 1:
+        print(f"error: --threads debe ser >= 1; se recibió {args.threads}",
+              file=sys.stderr)
+        return 2
     if args.budget <= 0:
         print(f"error: --budget debe ser > 0; se recibió {args.budget}",
               file=sys.stderr)
@@ -420,16 +439,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     for path in paths:
         print(f"{_display(path)}: ejecutando…", flush=True)
         row = run_notebook(path, budget=args.budget, timeout=args.timeout,
-                           interval=args.interval)
+                           interval=args.interval, threads=args.threads)
         print(f"{row['notebook']}: {row['wall_s']:.1f} s, "
               f"{row['peak_rss_mib']:.0f} MiB"
               + (f" · {row['error']}" if row["error"] else ""), flush=True)
         rows.append(row)
-    meta = metadata(args.budget, loadavg_start)
+    meta = metadata(args.budget, loadavg_start, args.threads)
     load = meta["loadavg_end"]
-    print(f"\n{meta['cpu_count']} núcleos · torch {meta['torch']} · carga "
-          f"media al terminar {load[0]:.2f} / {load[1]:.2f} / "
-          f"{load[2]:.2f}\n")
+    threads = args.threads or "por defecto"
+    print(f"\n{meta['cpu_count']} núcleos · torch {meta['torch']} · hilos "
+          f"de torch en el kernel: {threads} · carga media al terminar "
+          f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}\n")
     print(format_table(rows, columns(args.budget)))
     for row in rows:
         slowest = ", ".join(

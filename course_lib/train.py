@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm.auto import tqdm
+
+from course_lib.utils import progress_bar
 
 
 @dataclass
@@ -69,7 +70,7 @@ def train_classifier(
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history = History()
     model.train()
-    bar = tqdm(range(1, steps + 1), desc=desc, disable=not progress)
+    bar = progress_bar(range(1, steps + 1), desc=desc, disable=not progress)
     for step in bar:
         idx = torch.randint(0, len(x), (batch_size,), generator=generator)
         loss = F.cross_entropy(model(x[idx]), y[idx])

@@ -8,10 +8,15 @@ from __future__ import annotations
 import os
 import random
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
+
+T = TypeVar("T")
 
 PRESETS = ("cpu", "gpu")
 
@@ -88,3 +93,22 @@ class Timer:
 
     def __str__(self) -> str:
         return f"{self.seconds:.2f} s"
+
+
+# Segundos mínimos entre dos actualizaciones de una barra de progreso.
+PROGRESS_INTERVAL_S = 1.0
+
+
+def progress_bar(iterable: Iterable[T], *, desc: str | None = None,
+                 disable: bool = False, **kwargs: Any) -> tqdm[T]:
+    """Barra de progreso (`tqdm.auto`) para los bucles de entrenamiento.
+
+    Se actualiza como mucho una vez por segundo. No es estética: en un
+    cuaderno cada actualización es un mensaje del kernel, y una celda que
+    entrena dos minutos con la barra por defecto (cada 0,1 s) envía miles;
+    pasado el límite de la cola de salida (1000 mensajes) el kernel
+    descarta los siguientes y quien ejecuta la celda (nbval, nbclient)
+    puede quedarse esperando un final que nunca llega.
+    """
+    kwargs.setdefault("mininterval", PROGRESS_INTERVAL_S)
+    return tqdm(iterable, desc=desc, disable=disable, **kwargs)

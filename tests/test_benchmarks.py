@@ -83,13 +83,15 @@ def test_notebooks_measures_a_copy(notebooks, tmp_path, capsys):
     nb_path = _notebook(
         tmp_path / "diminuto.ipynb",
         "import os\nbuffer = bytearray(64 * 2**20)  # 64 MiB",
-        "print(os.environ['COURSE_LIB_PRESET'], "
-        "os.environ['HF_HUB_OFFLINE'])",
+        "assert os.environ['COURSE_LIB_PRESET'] == 'cpu'\n"
+        "assert os.environ['HF_HUB_OFFLINE'] == '1'\n"
+        "assert os.environ['OMP_NUM_THREADS'] == '1'",
     )
     before = nb_path.read_bytes()
     out, results = tmp_path / "tiempos.json", tmp_path / "resultados"
     code = notebooks.main([
-        str(nb_path), "--budget", "0.001", "--json", str(out),
+        str(nb_path), "--budget", "0.001", "--threads", "1",
+        "--json", str(out),
         "--store", "--results-dir", str(results),
     ])
     assert code == 0, "sin --check, superar el presupuesto no es un fallo"
@@ -100,6 +102,7 @@ def test_notebooks_measures_a_copy(notebooks, tmp_path, capsys):
         assert title in table
     data = json.loads(out.read_text(encoding="utf-8"))
     assert "loadavg_start" in data["metadata"]
+    assert data["metadata"]["kernel_threads"] == 1
     (row,) = data["rows"]
     assert row["error"] is None and row["within_budget"] is False
     assert row["wall_s"] >= row["cells_s"] > 0 and row["cpu_s"] > 0
@@ -125,7 +128,7 @@ def test_notebooks_reports_a_failing_notebook(notebooks, tmp_path, capsys):
 def test_notebooks_check_exit_code(
     notebooks, monkeypatch, tmp_path, wall_s, check, expected
 ):
-    def fake_run(path, *, budget, timeout, interval):
+    def fake_run(path, *, budget, timeout, interval, threads):
         return {
             "notebook": path.name, "wall_s": wall_s, "cells_s": wall_s,
             "cpu_s": wall_s,

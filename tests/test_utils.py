@@ -1,5 +1,6 @@
 """Pruebas de course_lib.utils."""
 
+import os
 import random
 import time
 
@@ -54,3 +55,14 @@ def test_timer_measures_wall_time():
         time.sleep(0.05)
     assert 0.04 < t.seconds < 1.0
     assert str(t).endswith(" s")
+
+
+def test_progress_bar_throttles_updates_and_yields_everything():
+    from course_lib.utils import PROGRESS_INTERVAL_S, progress_bar
+
+    bar = progress_bar(range(5), desc="prueba", disable=True)
+    assert list(bar) == [0, 1, 2, 3, 4]
+    bar = progress_bar(range(3), desc="prueba", file=open(os.devnull, "w"))
+    # Una actualización por segundo como mucho: no inunda el kernel.
+    assert bar.mininterval == PROGRESS_INTERVAL_S >= 1.0
+    assert list(bar) == [0, 1, 2]

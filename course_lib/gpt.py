@@ -1,0 +1,366 @@
+"""GPT: un Transformer solo decodificador que predice el siguiente token.
+
+Libro: capítulo 4, «GPT entrenado con Molière».
+Artículos: Radford et al. (2019), §2.3 (GPT-2: *pre-norm*, LayerNorm
+final); Vaswani et al. (2017), §3.2 (atención causal).
+
+Los nombres de los parámetros son los de los *checkpoints* de GPT-2
+(``wte``, ``wpe``, ``h.N.ln_1``, ``attn.c_attn``, ``attn.c_proj``,
+``ln_2``, ``mlp.c_fc``, ``mlp.c_proj``, ``ln_f``, ``lm_head``), así que
+``GPT.from_hf`` copia los pesos de ``transformers`` con ``strict=True``.
+"""
+
+# Notación: B lote · T tokens · C canales (n_embd) · H cabezas · D = C // H
+#           V vocabulario
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from course_lib.attention import (
+    causal_mask,
+    merge_heads,
+    scaled_dot_product_attention,
+    split_heads,
+)
+
+
+@dataclass(frozen=True)
+class GPTConfig:
+    """Hiperparámetros del modelo. Presets: ``GPTConfig.preset(nombre)``.
+
+    ``fused=True`` usa el núcleo fusionado de PyTorch para la atención
+    (más rápido; mismo resultado, ver pruebas); con ``return_weights``
+    siempre se usa el camino de libro de texto, que da los pesos.
+    """
+
+    vocab_size: int = 85        # caracteres distintos de moliere.txt
+    block_size: int = 128       # contexto máximo T
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.0
+    bias: bool = True
+    ln_eps: float = 1e-5
+    gelu_approx: str = "tanh"   # GPT-2 usa la GELU aproximada con tanh
+    fused: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "block_size", "n_layer", "n_head",
+                     "n_embd"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"{name} debe ser un entero >= 1; vale {value!r}")
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd={self.n_embd} no es múltiplo de "
+                             f"n_head={self.n_head}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(
+                f"dropout debe estar en [0, 1); vale {self.dropout}")
+        if self.gelu_approx not in ("tanh", "none"):
+            raise ValueError("gelu_approx debe ser 'tanh' o 'none'; vale "
+                             f"{self.gelu_approx!r}")
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> GPTConfig:
+        """«cpu» (cuaderno, ~2 min en 2 núcleos), «anchor» (el modelo de
+        632k parámetros del curso público) o «gpu» (Colab)."""
+        if name not in GPT_PRESETS:
+            raise ValueError(f"preset desconocido {name!r}; se esperaba uno "
+                             f"de {tuple(GPT_PRESETS)}")
+        return cls(**{**GPT_PRESETS[name], **overrides})
+
+
+GPT_PRESETS: dict[str, dict[str, Any]] = {
+    "cpu": dict(n_layer=3, n_head=4, n_embd=96, block_size=64,
+                dropout=0.0),
+    "anchor": dict(n_layer=3, n_head=4, n_embd=128, block_size=128,
+                   dropout=0.2),
+    "gpu": dict(n_layer=6, n_head=6, n_embd=384, block_size=256,
+                dropout=0.2),
+}
+
+
+class CausalSelfAttention(nn.Module):
+    """Autoatención multi-cabeza causal: el token t solo ve 0..t.
+
+    ``c_attn`` proyecta a la vez Q, K y V (C -> 3C, en ese orden, como
+    GPT-2); ``c_proj`` es W_O. Escala 1/√D (dimensión de la cabeza, no
+    del modelo). Entrada y salida: (B, T, C).
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.n_head, self.n_embd = config.n_head, config.n_embd
+        self.dropout, self.fused = config.dropout, config.fused
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd,
+                                bias=config.bias)
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd,
+                                bias=config.bias)
+        self.resid_dropout = nn.Dropout(config.dropout)
+        # Búfer no persistente: el state_dict solo guarda parámetros.
+        self.register_buffer("causal", causal_mask(config.block_size),
+                             persistent=False)
+
+    def forward(self, x: Tensor, return_weights: bool = False
+                ) -> tuple[Tensor, Tensor | None]:
+        """Devuelve ``(salida (B, T, C), pesos (B, H, T, T) o None)``."""
+        T = x.size(1)
+        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)  # 3 × (B, T, C)
+        q = split_heads(q, self.n_head)  # (B, H, T, D)
+        k = split_heads(k, self.n_head)  # (B, H, T, D)
+        v = split_heads(v, self.n_head)  # (B, H, T, D)
+        p = self.dropout if self.training else 0.0
+        out, weights = scaled_dot_product_attention(
+            q, k, v, self.causal[:T, :T], dropout_p=p,
+            fused=self.fused and not return_weights,
+        )  # (B, H, T, D)
+        out = self.resid_dropout(self.c_proj(merge_heads(out)))  # (B, T, C)
+        return out, weights
+
+
+class MLP(nn.Module):
+    """Red *feed-forward* por token: C -> 4C -> GELU -> C."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd,
+                              bias=config.bias)
+        self.gelu = nn.GELU(approximate=config.gelu_approx)
+        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd,
+                                bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+
+
+class Block(nn.Module):
+    """Bloque *pre-norm* de GPT-2: x + Atención(LN(x)); x + MLP(LN(x))."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd, eps=config.ln_eps,
+                                 bias=config.bias)
+        self.attn = CausalSelfAttention(config)
+        self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.ln_eps,
+                                 bias=config.bias)
+        self.mlp = MLP(config)
+
+    def forward(self, x: Tensor, return_weights: bool = False
+                ) -> tuple[Tensor, Tensor | None]:
+        attended, weights = self.attn(self.ln_1(x), return_weights)
+        x = x + attended                 # conexión residual
+        x = x + self.mlp(self.ln_2(x))   # (B, T, C)
+        return x, weights
+
+
+class GPT(nn.Module):
+    """Modelo de lenguaje GPT: ids (B, T) -> logits (B, T, V).
+
+    Libro: capítulo 4, «El modelo». ``lm_head`` comparte su matriz con
+    ``wte`` (*weight tying*): la misma tabla convierte ids en vectores y
+    vectores en puntuaciones por token.
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.wte = nn.Embedding(config.vocab_size, config.n_embd)
+        self.wpe = nn.Embedding(config.block_size, config.n_embd)
+        self.drop = nn.Dropout(config.dropout)
+        self.h = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(config.n_embd, eps=config.ln_eps,
+                                 bias=config.bias)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size,
+                                 bias=False)
+        self.lm_head.weight = self.wte.weight  # pesos atados
+        self.apply(self._init_weights)
+        # GPT-2 escala las proyecciones que suman al residuo por
+        # 1/√(2·n_layer) para que su varianza no crezca con la profundidad.
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * config.n_layer))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, 0.0, 0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def num_parameters(self) -> int:
+        """Parámetros distintos (la matriz atada cuenta una vez)."""
+        return sum(p.numel() for p in self.parameters())
+
+    def _check_ids(self, idx: object) -> Tensor:
+        if not isinstance(idx, Tensor) or idx.dim() != 2 or (
+                idx.is_floating_point() or idx.dtype == torch.bool):
+            got = (f"{idx.dtype} de forma {tuple(idx.shape)}"
+                   if isinstance(idx, Tensor) else type(idx).__name__)
+            raise TypeError("idx debe ser un tensor de enteros (B, T); se "
+                            f"recibió {got}")
+        B, T = idx.shape
+        if T < 1 or T > self.config.block_size:
+            raise ValueError(
+                f"la secuencia tiene T={T} tokens; el contexto del modelo "
+                f"admite de 1 a block_size={self.config.block_size}")
+        if idx.numel() and (idx.min() < 0
+                            or idx.max() >= self.config.vocab_size):
+            raise ValueError(
+                f"hay ids fuera del vocabulario [0, {self.config.vocab_size}"
+                f"): mínimo {idx.min().item()}, máximo {idx.max().item()}")
+        return idx
+
+    def forward(
+        self,
+        idx: Tensor,
+        targets: Tensor | None = None,
+        *,
+        return_weights: bool = False,
+    ) -> tuple[Tensor, Tensor | None] | tuple[Tensor, Tensor | None,
+                                              list[Tensor]]:
+        """idx: (B, T) ids; targets: (B, T) el siguiente token de cada
+        posición (o None). Devuelve ``(logits (B, T, V), pérdida o None)``
+        y, con ``return_weights=True``, también la lista de pesos de
+        atención (B, H, T, T), uno por capa.
+        """
+        B, T = self._check_ids(idx).shape
+        if targets is not None and targets.shape != idx.shape:
+            raise ValueError(
+                f"targets debe tener la forma de idx {tuple(idx.shape)}; se "
+                f"recibió {tuple(targets.shape)}")
+        pos = torch.arange(T, device=idx.device)  # (T,)
+        x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, C)
+        maps = []
+        for block in self.h:
+            x, weights = block(x, return_weights)
+            maps.append(weights)
+        logits = self.lm_head(self.ln_f(x))  # (B, T, V)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.view(B * T, -1),
+                                   targets.reshape(B * T))
+        return (logits, loss, maps) if return_weights else (logits, loss)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        idx: Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Añade ``max_new_tokens`` tokens muestreados a idx (B, T).
+
+        Cada paso mira como mucho los últimos ``block_size`` tokens,
+        divide los logits entre ``temperature``, se queda con los ``top_k``
+        más probables y/o con el núcleo de probabilidad ``top_p`` y
+        muestrea con ``generator`` (reproducible).
+        """
+        if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+            raise ValueError("max_new_tokens debe ser un entero >= 0; vale "
+                             f"{max_new_tokens!r}")
+        self._check_ids(idx[:, -self.config.block_size:]
+                        if isinstance(idx, Tensor) and idx.dim() == 2
+                        else idx)
+        was_training = self.training
+        self.eval()
+        for _ in range(max_new_tokens):
+            context = idx[:, -self.config.block_size:]  # (B, ≤ block_size)
+            logits, _ = self(context)
+            probs = next_token_probs(logits[:, -1], temperature=temperature,
+                                     top_k=top_k, top_p=top_p)  # (B, V)
+            nxt = torch.multinomial(probs, 1, generator=generator)  # (B, 1)
+            idx = torch.cat((idx, nxt), dim=1)  # (B, T + 1)
+        self.train(was_training)
+        return idx
+
+    @classmethod
+    def from_hf(cls, model: nn.Module, **overrides: Any) -> GPT:
+        """Crea un GPT del curso con los pesos de un ``GPT2LMHeadModel``.
+
+        Las claves del *checkpoint* son ``transformer.<nombre>``; GPT-2
+        guarda sus capas lineales como ``Conv1D``, con pesos (entrada,
+        salida): se trasponen a la forma (salida, entrada) de
+        ``nn.Linear``. Carga con ``strict=True``.
+        """
+        hf = model.config
+        if hf.activation_function not in ("gelu_new", "gelu"):
+            raise ValueError("activación no soportada: "
+                             f"{hf.activation_function!r}")
+        if hf.n_inner not in (None, 4 * hf.n_embd) or getattr(
+                hf, "scale_attn_by_inverse_layer_idx", False):
+            raise ValueError("configuración de GPT-2 no estándar (n_inner "
+                             "o escala de la atención por capa)")
+        fields = dict(
+            vocab_size=hf.vocab_size, block_size=hf.n_positions,
+            n_layer=hf.n_layer, n_head=hf.n_head, n_embd=hf.n_embd,
+            ln_eps=hf.layer_norm_epsilon,
+            gelu_approx="tanh" if hf.activation_function == "gelu_new"
+            else "none",
+        )
+        config = GPTConfig(**{**fields, **overrides})
+        ours = cls(config)
+        transposed = ("attn.c_attn.weight", "attn.c_proj.weight",
+                      "mlp.c_fc.weight", "mlp.c_proj.weight")
+        state = {}
+        for key, value in model.state_dict().items():
+            name = key.removeprefix("transformer.")
+            if name.endswith((".attn.bias", ".attn.masked_bias")):
+                continue   # máscaras guardadas por versiones antiguas
+            state[name] = value.t() if name.endswith(transposed) else value
+        state.setdefault("lm_head.weight", state["wte.weight"])
+        ours.load_state_dict(state, strict=True)
+        return ours.to(next(model.parameters()).device)
+
+
+def next_token_probs(
+    logits: Tensor,
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+) -> Tensor:
+    """Logits (B, V) -> probabilidades (B, V) para muestrear.
+
+    Libro: capítulo 4, «Generar texto». Temperatura: softmax(logits / τ);
+    top-k: solo los k más probables; top-p (*nucleus*): el menor conjunto
+    de tokens cuya probabilidad acumulada llega a p.
+    """
+    if isinstance(temperature, bool) or not (
+            isinstance(temperature, (int, float)) and temperature > 0):
+        raise ValueError("temperature debe ser un número > 0; vale "
+                         f"{temperature!r}")
+    V = logits.size(-1)
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(
+            top_k, int) or not 1 <= top_k):
+        raise ValueError(f"top_k debe ser un entero >= 1 (o None); vale "
+                         f"{top_k!r}")
+    if top_p is not None and not (isinstance(top_p, (int, float))
+                                  and 0.0 < top_p <= 1.0):
+        raise ValueError(f"top_p debe estar en (0, 1] (o None); vale "
+                         f"{top_p!r}")
+    logits = logits.float() / temperature  # (B, V)
+    if top_k is not None and top_k < V:
+        kth = logits.topk(top_k, dim=-1).values[..., -1:]  # (B, 1)
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = logits.softmax(dim=-1)  # (B, V)
+    if top_p is not None and top_p < 1.0:
+        sorted_p, order = probs.sort(dim=-1, descending=True)  # (B, V)
+        # Se descarta un token si los anteriores ya suman top_p o más;
+        # el más probable siempre se queda.
+        drop = sorted_p.cumsum(dim=-1) - sorted_p >= top_p  # (B, V)
+        sorted_p = sorted_p.masked_fill(drop, 0.0)
+        probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
+        probs = probs / probs.sum(dim=-1, keepdim=True)
+    return probs

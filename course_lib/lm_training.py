@@ -1,0 +1,206 @@
+"""Entrenar un modelo de lenguaje: lotes, evaluación, calendario y bucle.
+
+Libro: capítulo 4, «Entrenamiento».
+El presupuesto es siempre un número de pasos (nunca de segundos), así que
+con la misma semilla el resultado es el mismo en cualquier máquina.
+"""
+
+# Notación: B lote · T contexto (block_size) · V vocabulario
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from course_lib.utils import progress_bar
+
+
+@dataclass(frozen=True)
+class LMTrainConfig:
+    """Receta de entrenamiento: AdamW con calentamiento lineal y decaimiento
+    coseno hasta ``min_lr``. Presets con ``LMTrainConfig.preset``."""
+
+    steps: int = 2000
+    batch_size: int = 64
+    lr: float = 3e-3
+    min_lr: float = 3e-4
+    warmup_steps: int = 100
+    schedule: str = "cosine"      # «cosine» o «constant»
+    weight_decay: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.99)
+    grad_clip: float | None = 1.0
+    eval_every: int = 200
+    eval_tokens: int = 32_768     # tokens por evaluación periódica
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "eval_every", "eval_tokens"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"{name} debe ser un entero >= 1; vale {value!r}")
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError("schedule debe ser 'cosine' o 'constant'; "
+                             f"vale {self.schedule!r}")
+        if not 0 < self.min_lr <= self.lr:
+            raise ValueError(f"se necesita 0 < min_lr <= lr; se recibieron "
+                             f"{self.min_lr} y {self.lr}")
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> LMTrainConfig:
+        if name not in TRAIN_PRESETS:
+            raise ValueError(f"preset desconocido {name!r}; se esperaba uno "
+                             f"de {tuple(TRAIN_PRESETS)}")
+        return cls(**{**TRAIN_PRESETS[name], **overrides})
+
+
+TRAIN_PRESETS: dict[str, dict[str, Any]] = {
+    "cpu": dict(steps=1200, batch_size=32, lr=3e-3, min_lr=3e-4,
+                warmup_steps=100, eval_every=150, eval_tokens=16_384),
+    "anchor": dict(steps=5000, batch_size=64, lr=2e-3, min_lr=2e-4,
+                   warmup_steps=200, eval_every=500),
+    "gpu": dict(steps=2000, batch_size=64, lr=1e-3, min_lr=1e-4,
+                warmup_steps=200, eval_every=250),
+}
+
+
+def get_batch(
+    data: Tensor,
+    block_size: int,
+    batch_size: int,
+    *,
+    generator: torch.Generator | None = None,
+    device: torch.device | str = "cpu",
+) -> tuple[Tensor, Tensor]:
+    """Ventanas aleatorias del texto: x (B, T) y y (B, T) = x desplazado
+    un carácter (el «siguiente token» de cada posición)."""
+    if data.dim() != 1 or len(data) <= block_size:
+        raise ValueError(
+            f"data debe ser 1-D y más largo que block_size={block_size}; se "
+            f"recibió la forma {tuple(data.shape)}")
+    starts = torch.randint(len(data) - block_size, (batch_size,),
+                           generator=generator)  # (B,)
+    offsets = torch.arange(block_size)  # (T,)
+    x = data[starts[:, None] + offsets]  # (B, T)
+    y = data[starts[:, None] + offsets + 1]  # (B, T)
+    return x.to(device), y.to(device)
+
+
+@torch.no_grad()
+def evaluate_loss(
+    model: nn.Module,
+    data: Tensor,
+    block_size: int,
+    *,
+    max_tokens: int | None = None,
+    batch_size: int = 64,
+) -> float:
+    """Entropía cruzada media (nats/carácter) en ventanas de ``block_size``
+    que no se solapan. Sin ``max_tokens`` recorre ``data`` entero; con él,
+    ventanas repartidas a lo largo del texto. Determinista."""
+    device = next(model.parameters()).device
+    n_windows = (len(data) - 1) // block_size
+    if max_tokens is not None:
+        n_windows = min(n_windows, max(1, max_tokens // block_size))
+    starts = torch.linspace(0, len(data) - 1 - block_size,
+                            n_windows).long()  # (N,)
+    offsets = torch.arange(block_size)
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    for i in range(0, n_windows, batch_size):
+        s = starts[i:i + batch_size, None] + offsets  # (b, T)
+        _, loss = model(data[s].to(device), data[s + 1].to(device))
+        total += loss.item() * len(s)
+    model.train(was_training)
+    return total / n_windows
+
+
+def learning_rate(step: int, config: LMTrainConfig) -> float:
+    """Calentamiento lineal en ``warmup_steps`` y coseno hasta ``min_lr``
+    en el último paso (o constante con ``schedule='constant'``)."""
+    if config.schedule == "constant":
+        return config.lr
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(
+        1, config.steps - 1 - config.warmup_steps)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return config.min_lr + (config.lr - config.min_lr) * cosine
+
+
+def make_optimizer(model: nn.Module, config: LMTrainConfig
+                   ) -> torch.optim.AdamW:
+    """AdamW; sin decaimiento de pesos en sesgos y LayerNorm (1-D)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2],
+         "weight_decay": config.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas)
+
+
+@dataclass
+class LMHistory:
+    """Curvas: pérdida por paso y evaluaciones periódicas."""
+
+    loss: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    eval_steps: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    tokens_seen: int = 0
+    seconds: float = 0.0     # solo los pasos de entrenamiento
+
+
+def train_lm(
+    model: nn.Module,
+    train_data: Tensor,
+    val_data: Tensor,
+    config: LMTrainConfig,
+    *,
+    generator: torch.Generator | None = None,
+    progress: bool = True,
+    desc: str = "entrenando",
+) -> LMHistory:
+    """Entrena ``model`` (que devuelve ``(logits, pérdida)``) a predecir
+    el siguiente carácter. Evalúa cada ``eval_every`` pasos y al final en
+    ``eval_tokens`` de entrenamiento y de validación."""
+    block_size = model.config.block_size
+    device = next(model.parameters()).device
+    optimizer = make_optimizer(model, config)
+    history = LMHistory()
+    model.train()
+    bar = progress_bar(range(config.steps), desc=desc, disable=not progress)
+    for step in bar:
+        start = time.perf_counter()
+        lr = learning_rate(step, config)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        x, y = get_batch(train_data, block_size, config.batch_size,
+                         generator=generator, device=device)
+        _, loss = model(x, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        history.loss.append(loss.item())
+        history.lr.append(lr)
+        history.tokens_seen += x.numel()
+        history.seconds += time.perf_counter() - start
+        if (step + 1) % config.eval_every == 0 or step + 1 == config.steps:
+            for data, curve in ((train_data, history.train_loss),
+                                (val_data, history.val_loss)):
+                curve.append(evaluate_loss(model, data, block_size,
+                                           max_tokens=config.eval_tokens))
+            history.eval_steps.append(step + 1)
+            bar.set_postfix(entrenamiento=f"{history.train_loss[-1]:.3f}",
+                            validacion=f"{history.val_loss[-1]:.3f}")
+    model.eval()
+    return history

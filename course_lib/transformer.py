@@ -1,0 +1,443 @@
+"""El Transformer codificador-decodificador completo.
+
+Libro: capítulo 2, «El Transformer completo».
+Artículo: Vaswani et al. (2017), §3.1 (arquitectura), §3.3 (red
+*feed-forward*), §3.4 (*embeddings* por √C) y §3.5 (posiciones).
+
+Los nombres de los parámetros de cada capa son los de
+``nn.TransformerEncoderLayer`` / ``nn.TransformerDecoderLayer``
+(``self_attn``, ``multihead_attn``, ``linear1``, ``linear2``, ``norm1``,
+``norm2``, ``norm3``): ``load_torch_weights`` y ``to_torch`` copian los
+pesos en los dos sentidos. La atención es la de ``course_lib.attention``
+(``q_proj``/``k_proj``/``v_proj``/``out_proj``; la de PyTorch apila las
+tres primeras en ``in_proj_weight``).
+
+Máscaras: booleanas, True = «puede atender» (las de PyTorch, al revés).
+"""
+
+# Notación: B lote · S tokens de la fuente · T tokens del destino
+#           C canales (dim) · H cabezas · F canales ocultos (ffn_dim)
+#           V vocabulario
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from course_lib.attention import (
+    MultiHeadAttention,
+    causal_mask,
+    sinusoidal_positions,
+)
+
+_ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
+
+
+class _Layer(nn.Module):
+    """Lo común a las dos capas: la red *feed-forward* por token,
+    F(x) = linear2(act(linear1(x))), y la copia de pesos con PyTorch."""
+
+    _norms: tuple[str, ...] = ()
+    _attns: tuple[str, ...] = ()
+
+    def __init__(self, dim: int, n_head: int, ffn_dim: int, dropout: float,
+                 activation: str, norm_first: bool, ln_eps: float) -> None:
+        super().__init__()
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"activación desconocida {activation!r}; se "
+                             f"esperaba una de {tuple(_ACTIVATIONS)}")
+        self.dim, self.n_head, self.ffn_dim = dim, n_head, ffn_dim
+        self.p, self.activation = dropout, activation
+        self.norm_first, self.ln_eps = norm_first, ln_eps
+
+    def _ff(self, x: Tensor) -> Tensor:
+        h = _ACTIVATIONS[self.activation](self.linear1(x))  # (B, T, F)
+        return self.linear2(self.dropout(h))  # (B, T, C)
+
+    def _kwargs(self) -> dict[str, Any]:
+        return dict(d_model=self.dim, nhead=self.n_head,
+                    dim_feedforward=self.ffn_dim, dropout=self.p,
+                    activation=self.activation, layer_norm_eps=self.ln_eps,
+                    batch_first=True, norm_first=self.norm_first)
+
+    @torch.no_grad()
+    def load_torch_weights(self, ref: nn.Module) -> None:
+        """Copia los pesos de la capa equivalente de PyTorch."""
+        ours = (self.dim, self.n_head, self.ffn_dim, self.norm_first,
+                self.ln_eps)
+        theirs = (ref.self_attn.embed_dim, ref.self_attn.num_heads,
+                  ref.linear1.out_features, ref.norm_first, ref.norm1.eps)
+        if ours != theirs:
+            raise ValueError(
+                "capa de PyTorch incompatible: (dim, n_head, ffn_dim, "
+                f"norm_first, ln_eps) = {ours} frente a {theirs}"
+            )
+        for name in self._attns:
+            getattr(self, name).load_torch_weights(getattr(ref, name))
+        for name in ("linear1", "linear2", *self._norms):
+            getattr(self, name).load_state_dict(
+                getattr(ref, name).state_dict(), strict=True)
+
+    @torch.no_grad()
+    def to_torch(self) -> nn.Module:
+        """La capa de PyTorch (``batch_first=True``) con estos pesos."""
+        cls = (nn.TransformerDecoderLayer if "multihead_attn" in self._attns
+               else nn.TransformerEncoderLayer)
+        ref = cls(**self._kwargs())
+        for name in self._attns:
+            getattr(ref, name).load_state_dict(
+                getattr(self, name).to_torch().state_dict())
+        for name in ("linear1", "linear2", *self._norms):
+            getattr(ref, name).load_state_dict(getattr(self, name)
+                                               .state_dict())
+        return ref.to(self.linear1.weight.device).train(self.training)
+
+
+class EncoderLayer(_Layer):
+    """Autoatención + *feed-forward*, cada una con residual y LayerNorm.
+
+    Post-norm (artículo): x = LN(x + Sub(x)). Pre-norm (GPT-2, ViT…):
+    x = x + Sub(LN(x)). Entrada y salida: (B, S, C).
+    """
+
+    _norms, _attns = ("norm1", "norm2"), ("self_attn",)
+
+    def __init__(self, dim: int, n_head: int, *, ffn_dim: int,
+                 dropout: float = 0.0, activation: str = "relu",
+                 norm_first: bool = False, ln_eps: float = 1e-5) -> None:
+        super().__init__(dim, n_head, ffn_dim, dropout, activation,
+                         norm_first, ln_eps)
+        self.self_attn = MultiHeadAttention(dim, n_head, dropout=dropout)
+        self.linear1 = nn.Linear(dim, ffn_dim)
+        self.dropout = nn.Dropout(dropout)
+        self.linear2 = nn.Linear(ffn_dim, dim)
+        self.norm1 = nn.LayerNorm(dim, eps=ln_eps)
+        self.norm2 = nn.LayerNorm(dim, eps=ln_eps)
+        self.dropout1 = nn.Dropout(dropout)
+        self.dropout2 = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        """mask: difundible a (B, H, S, S), p. ej. de relleno (B, 1, 1, S)."""
+        sa = lambda h: self.dropout1(self.self_attn(h, mask=mask))
+        ff = lambda h: self.dropout2(self._ff(h))
+        if self.norm_first:
+            x = x + sa(self.norm1(x))
+            return x + ff(self.norm2(x))
+        x = self.norm1(x + sa(x))
+        return self.norm2(x + ff(x))  # (B, S, C)
+
+
+class DecoderLayer(_Layer):
+    """Autoatención enmascarada, atención cruzada (Q del decodificador;
+    K y V de la memoria, la salida del codificador) y *feed-forward*.
+
+    Entrada x (B, T, C) y memoria (B, S, C). Salida (B, T, C) y, con
+    ``return_weights=True``, los pesos cruzados (B, H, T, S).
+    """
+
+    _norms = ("norm1", "norm2", "norm3")
+    _attns = ("self_attn", "multihead_attn")
+
+    def __init__(self, dim: int, n_head: int, *, ffn_dim: int,
+                 dropout: float = 0.0, activation: str = "relu",
+                 norm_first: bool = False, ln_eps: float = 1e-5) -> None:
+        super().__init__(dim, n_head, ffn_dim, dropout, activation,
+                         norm_first, ln_eps)
+        self.self_attn = MultiHeadAttention(dim, n_head, dropout=dropout)
+        self.multihead_attn = MultiHeadAttention(dim, n_head,
+                                                 dropout=dropout)
+        self.linear1 = nn.Linear(dim, ffn_dim)
+        self.dropout = nn.Dropout(dropout)
+        self.linear2 = nn.Linear(ffn_dim, dim)
+        self.norm1 = nn.LayerNorm(dim, eps=ln_eps)
+        self.norm2 = nn.LayerNorm(dim, eps=ln_eps)
+        self.norm3 = nn.LayerNorm(dim, eps=ln_eps)
+        self.dropout1 = nn.Dropout(dropout)
+        self.dropout2 = nn.Dropout(dropout)
+        self.dropout3 = nn.Dropout(dropout)
+
+    def forward(
+        self, x: Tensor, memory: Tensor, self_mask: Tensor | None = None,
+        memory_mask: Tensor | None = None, return_weights: bool = False,
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """self_mask: difundible a (B, H, T, T) (causal y relleno);
+        memory_mask: difundible a (B, H, T, S) (relleno de la fuente)."""
+        weights: list[Tensor] = []
+
+        def cross(h: Tensor) -> Tensor:
+            out, w = self.multihead_attn(h, memory, memory_mask,
+                                         return_weights=True)
+            weights.append(w)  # (B, H, T, S)
+            return self.dropout2(out)
+
+        sa = lambda h: self.dropout1(self.self_attn(h, mask=self_mask))
+        ff = lambda h: self.dropout3(self._ff(h))
+        if self.norm_first:
+            x = x + sa(self.norm1(x))
+            x = x + cross(self.norm2(x))
+            x = x + ff(self.norm3(x))
+        else:
+            x = self.norm1(x + sa(x))
+            x = self.norm2(x + cross(x))
+            x = self.norm3(x + ff(x))  # (B, T, C)
+        return (x, weights[0]) if return_weights else x
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Hiperparámetros. Presets: ``TransformerConfig.preset(nombre)``."""
+
+    src_vocab_size: int = 13    # 10 cifras + <pad>, <bos>, <eos>
+    tgt_vocab_size: int = 56    # palabras de los números + especiales
+    dim: int = 64               # C (d_model en el artículo)
+    n_head: int = 4
+    n_encoder_layers: int = 2
+    n_decoder_layers: int = 2
+    ffn_dim: int = 256          # F (d_ff); el artículo usa 4·C
+    max_len: int = 16           # longitud máxima de fuente y destino
+    dropout: float = 0.0
+    activation: str = "relu"    # la del artículo
+    norm_first: bool = False    # False: post-norm (2017); True: pre-norm
+    ln_eps: float = 1e-5
+    pad_id: int = 0
+    bos_id: int = 1
+    eos_id: int = 2
+
+    def __post_init__(self) -> None:
+        for name in ("src_vocab_size", "tgt_vocab_size", "dim", "n_head",
+                     "n_encoder_layers", "n_decoder_layers", "ffn_dim",
+                     "max_len"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or (
+                    value < 1):
+                raise ValueError(
+                    f"{name} debe ser un entero >= 1; vale {value!r}")
+        if self.dim % self.n_head or self.dim % 2:
+            raise ValueError(f"dim={self.dim} debe ser par y múltiplo de "
+                             f"n_head={self.n_head}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(
+                f"dropout debe estar en [0, 1); vale {self.dropout}")
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError(f"activación desconocida {self.activation!r}")
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> TransformerConfig:
+        """«cpu» (el del cuaderno, ~1 min en 2 núcleos) o «gpu»."""
+        if name not in TRANSFORMER_PRESETS:
+            raise ValueError(
+                f"preset desconocido {name!r}; se esperaba uno de "
+                f"{tuple(TRANSFORMER_PRESETS)}")
+        return cls(**{**TRANSFORMER_PRESETS[name], **overrides})
+
+
+TRANSFORMER_PRESETS: dict[str, dict[str, Any]] = {
+    "cpu": dict(dim=64, n_head=4, n_encoder_layers=2, n_decoder_layers=2,
+                ffn_dim=128),
+    "gpu": dict(dim=256, n_head=8, n_encoder_layers=3, n_decoder_layers=3,
+                ffn_dim=1024, dropout=0.1),
+}
+
+
+def shift_right(labels: Tensor, bos_id: int) -> Tensor:
+    """Entrada del decodificador con *teacher forcing*: (B, T) ->
+    (B, T) = [<bos>, y_1, …, y_{T-1}]. En el paso t el decodificador ve
+    las palabras correctas anteriores y debe predecir ``labels[:, t]``."""
+    bos = torch.full_like(labels[:, :1], bos_id)  # (B, 1)
+    return torch.cat([bos, labels[:, :-1]], dim=1)  # (B, T)
+
+
+def decoder_mask(tgt: Tensor, pad_id: int) -> Tensor:
+    """(B, 1, T, T): causal (la consulta t ve las claves ≤ t) y sin
+    claves de relleno. True = puede atender."""
+    T = tgt.size(1)
+    keys = (tgt != pad_id)[:, None, None, :]  # (B, 1, 1, T)
+    return causal_mask(T, device=tgt.device) & keys  # (B, 1, T, T)
+
+
+class Transformer(nn.Module):
+    """Codificador-decodificador: fuente (B, S) y destino desplazado
+    (B, T) -> logits (B, T, V) sobre el vocabulario de destino.
+
+    Libro: capítulo 2, «Teoría: las piezas y sus formas». La softmax va en la
+    pérdida (``F.cross_entropy``) o en la decodificación.
+    """
+
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        layer = dict(ffn_dim=c.ffn_dim, dropout=c.dropout,
+                     activation=c.activation, norm_first=c.norm_first,
+                     ln_eps=c.ln_eps)
+        self.src_embed = nn.Embedding(c.src_vocab_size, c.dim)
+        self.tgt_embed = nn.Embedding(c.tgt_vocab_size, c.dim)
+        self.register_buffer("positions", sinusoidal_positions(
+            c.max_len, c.dim), persistent=False)  # (max_len, C)
+        self.embed_dropout = nn.Dropout(c.dropout)
+        self.encoder_layers = nn.ModuleList(
+            EncoderLayer(c.dim, c.n_head, **layer)
+            for _ in range(c.n_encoder_layers))
+        self.decoder_layers = nn.ModuleList(
+            DecoderLayer(c.dim, c.n_head, **layer)
+            for _ in range(c.n_decoder_layers))
+        # Con pre-norm la corriente residual sale sin normalizar: hace
+        # falta una LayerNorm final (con post-norm ya está normalizada).
+        norm = (lambda: nn.LayerNorm(c.dim, eps=c.ln_eps)) if (
+            c.norm_first) else nn.Identity
+        self.encoder_norm, self.decoder_norm = norm(), norm()
+        self.lm_head = nn.Linear(c.dim, c.tgt_vocab_size)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def _embed(self, ids: Tensor, table: nn.Embedding, name: str) -> Tensor:
+        if not isinstance(ids, Tensor) or ids.dim() != 2 or (
+                ids.is_floating_point() or ids.dtype == torch.bool):
+            got = (f"{ids.dtype} de forma {tuple(ids.shape)}"
+                   if isinstance(ids, Tensor) else type(ids).__name__)
+            raise TypeError(f"{name} debe ser un tensor de enteros (B, T); "
+                            f"se recibió {got}")
+        T, V = ids.size(1), table.num_embeddings
+        if not 1 <= T <= self.config.max_len:
+            raise ValueError(f"{name} tiene {T} tokens; el modelo admite de "
+                             f"1 a max_len={self.config.max_len}")
+        if ids.numel() and (ids.min() < 0 or ids.max() >= V):
+            raise ValueError(
+                f"{name} tiene ids fuera del vocabulario [0, {V}): mínimo "
+                f"{ids.min().item()}, máximo {ids.max().item()}")
+        x = table(ids) * math.sqrt(self.config.dim)  # (B, T, C), §3.4
+        return self.embed_dropout(x + self.positions[:T])
+
+    def encode(self, src: Tensor) -> tuple[Tensor, Tensor]:
+        """src (B, S) -> memoria (B, S, C) y su máscara (B, 1, 1, S)."""
+        src_mask = (src != self.config.pad_id)[:, None, None, :]
+        x = self._embed(src, self.src_embed, "src")
+        for layer in self.encoder_layers:
+            x = layer(x, src_mask)
+        return self.encoder_norm(x), src_mask
+
+    def decode(
+        self, tgt: Tensor, memory: Tensor, src_mask: Tensor,
+        return_weights: bool = False,
+    ) -> Tensor | tuple[Tensor, list[Tensor]]:
+        """tgt (B, T) -> logits (B, T, V); con ``return_weights``, también
+        los pesos cruzados de cada capa, (B, H, T, S)."""
+        self_mask = decoder_mask(tgt, self.config.pad_id)  # (B, 1, T, T)
+        x = self._embed(tgt, self.tgt_embed, "tgt")
+        maps = []
+        for layer in self.decoder_layers:
+            x, w = layer(x, memory, self_mask, src_mask, return_weights=True)
+            maps.append(w)
+        logits = self.lm_head(self.decoder_norm(x))  # (B, T, V)
+        return (logits, maps) if return_weights else logits
+
+    def forward(self, src: Tensor, tgt: Tensor) -> Tensor:
+        """src (B, S); tgt (B, T) que empieza por <bos>. -> (B, T, V)."""
+        if src.size(0) != tgt.size(0):
+            raise ValueError(f"src y tgt deben tener el mismo lote B; se "
+                             f"recibieron {src.size(0)} y {tgt.size(0)}")
+        memory, src_mask = self.encode(src)
+        return self.decode(tgt, memory, src_mask)
+
+    @torch.no_grad()
+    def greedy_decode(
+        self, src: Tensor, max_len: int, return_weights: bool = False,
+    ) -> Tensor | tuple[Tensor, list[Tensor]]:
+        """Decodificación voraz: en cada paso, el token más probable.
+
+        Devuelve (B, 1 + L) ids que empiezan por <bos>, con L ≤ max_len;
+        tras <eos> cada fila se rellena con <eos> y se para cuando todas
+        terminan. Con ``return_weights``, los pesos cruzados del último
+        paso (uno por capa, (B, H, L, S)).
+        """
+        if not isinstance(max_len, int) or not (
+                1 <= max_len < self.config.max_len):
+            raise ValueError(f"max_len debe estar entre 1 y "
+                             f"{self.config.max_len - 1}; vale {max_len!r}")
+        c = self.config
+        was_training = self.training
+        self.eval()
+        memory, src_mask = self.encode(src)
+        out = torch.full((src.size(0), 1), c.bos_id, device=src.device)
+        done = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
+        for _ in range(max_len):
+            logits = self.decode(out, memory, src_mask)  # (B, t, V)
+            nxt = logits[:, -1].argmax(dim=-1)  # (B,)
+            nxt = nxt.masked_fill(done, c.eos_id)
+            out = torch.cat([out, nxt[:, None]], dim=1)  # (B, t + 1)
+            done |= nxt == c.eos_id
+            if done.all():
+                break
+        maps = None
+        if return_weights:   # pesos de los pasos que dieron cada token
+            _, maps = self.decode(out[:, :-1], memory, src_mask, True)
+        self.train(was_training)
+        return out if maps is None else (out, maps)
+
+
+def sequence_loss(logits: Tensor, labels: Tensor, pad_id: int) -> Tensor:
+    """Entropía cruzada media por token, sin contar el relleno.
+    logits (B, T, V); labels (B, T)."""
+    return F.cross_entropy(logits.flatten(0, 1), labels.flatten(),
+                           ignore_index=pad_id)
+
+
+def train_seq2seq(
+    model: Transformer,
+    src: Tensor,
+    labels: Tensor,
+    *,
+    steps: int,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    warmup: int = 100,
+    generator: torch.Generator | None = None,
+    progress: bool = True,
+    desc: str = "entrenando",
+) -> list[float]:
+    """Entrena con *teacher forcing* y entropía cruzada; devuelve la
+    pérdida de cada paso.
+
+    Adam con calentamiento lineal de ``warmup`` pasos y después
+    decaimiento coseno hasta 0 (el artículo, §5.3, calienta y luego
+    decae como 1/√paso). ``generator`` fija el orden de los lotes.
+    """
+    from course_lib.utils import progress_bar
+
+    if len(src) != len(labels):
+        raise ValueError(f"src y labels deben tener el mismo número de "
+                         f"ejemplos; se recibieron {len(src)} y "
+                         f"{len(labels)}")
+    if steps < 1 or batch_size < 1 or warmup < 0:
+        raise ValueError(f"se necesita steps >= 1, batch_size >= 1 y "
+                         f"warmup >= 0; se recibieron {steps}, "
+                         f"{batch_size} y {warmup}")
+    c = model.config
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr,
+                                 betas=(0.9, 0.98))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / (warmup + 1))
+        * 0.5 * (1 + math.cos(math.pi * s / steps)))
+    device = next(model.parameters()).device
+    losses = []
+    model.train()
+    bar = progress_bar(range(steps), desc=desc, disable=not progress)
+    for step in bar:
+        idx = torch.randint(0, len(src), (batch_size,), generator=generator)
+        y = labels[idx].to(device)  # (B, T)
+        logits = model(src[idx].to(device), shift_right(y, c.bos_id))
+        loss = sequence_loss(logits, y, c.pad_id)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        losses.append(loss.item())
+        if step % 50 == 0 or step == steps - 1:
+            bar.set_postfix(pérdida=f"{losses[-1]:.3f}")
+    model.eval()
+    return losses

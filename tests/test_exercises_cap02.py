@@ -1,0 +1,119 @@
+"""Pruebas de los ejercicios del capítulo 2."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+
+from course_lib.exercises import CheckResult, Exercise
+from course_lib.exercises import cap02 as ej
+from course_lib.transformer import (
+    Transformer,
+    TransformerConfig,
+    decoder_mask,
+    shift_right,
+)
+
+EXERCISES = [ej.mascara_decodificador, ej.desplazar_derecha,
+             ej.decodificacion_voraz]
+MISTAKES = [(ex, m) for ex in EXERCISES for m in ex.mistakes]
+
+
+def _ids(param: Any) -> str:
+    return param.name if isinstance(param, Exercise) else param.id
+
+
+@pytest.fixture(autouse=True)
+def _fresh_state() -> None:
+    for ex in EXERCISES:
+        ex.last_result = None
+        ex._next_hint = 0
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
+def test_reference_passes(ex: Exercise) -> None:
+    result = ex.evaluate(ex.reference)
+    assert result == CheckResult(True, result.message, None)
+
+
+@pytest.mark.parametrize(("ex", "mistake"), MISTAKES, ids=_ids)
+def test_known_mistake_is_named(ex: Exercise, mistake: Any) -> None:
+    result = ex.evaluate(mistake.implementation)
+    assert not result.ok
+    assert result.mistake == mistake.id, result.message
+    assert result.message.startswith(mistake.description)
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
+def test_solution_source_runs_and_hints(ex: Exercise, capsys) -> None:
+    namespace: dict[str, Any] = {}
+    exec(compile(ex.solution_source, "<celda>", "exec"), namespace)
+    assert ex.evaluate(namespace[ex.function_name]).ok
+    assert "def _" not in ex.solution_source
+    assert 2 <= len(ex.hints) <= 4
+    ex.hint()
+    assert "Pista 1/" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
+def test_stub_and_crash_give_messages(ex: Exercise) -> None:
+    stub = ex.evaluate(lambda *args: None)
+    assert not stub.ok and "None" in stub.message
+
+    def broken(*args):
+        raise IndexError("fuera de rango")
+
+    crash = ex.evaluate(broken)
+    assert not crash.ok and "IndexError" in crash.message
+
+
+def test_library_versions_pass_the_exercises() -> None:
+    # course_lib y las soluciones autocontenidas dicen lo mismo.
+    assert ej.mascara_decodificador.evaluate(decoder_mask).ok
+    assert ej.desplazar_derecha.evaluate(shift_right).ok
+
+
+def test_mask_with_float_dtype_is_rejected() -> None:
+    result = ej.mascara_decodificador.evaluate(
+        lambda d, p: decoder_mask(d, p).float())
+    assert not result.ok and "dtype" in result.message
+
+
+def test_in_place_shift_is_reported() -> None:
+    def in_place(etiquetas, bos_id):
+        etiquetas[:, 1:] = etiquetas[:, :-1].clone()
+        etiquetas[:, 0] = bos_id
+        return etiquetas
+
+    result = ej.desplazar_derecha.evaluate(in_place)
+    assert not result.ok and "modificó su argumento" in result.message
+
+
+def test_greedy_with_early_stop_has_wrong_shape_message() -> None:
+    def early_stop(modelo, fuente, bos_id, eos_id, max_len):
+        out = torch.full((fuente.size(0), 1), bos_id)
+        for _ in range(max_len):
+            nxt = modelo(fuente, out)[:, -1].argmax(-1)
+            out = torch.cat([out, nxt[:, None]], dim=1)
+            if (nxt == eos_id).all():
+                break
+        return out
+
+    result = ej.decodificacion_voraz.evaluate(early_stop)
+    assert not result.ok
+
+
+def test_greedy_reference_works_with_a_course_model() -> None:
+    torch.manual_seed(0)
+    model = Transformer(TransformerConfig(
+        src_vocab_size=13, tgt_vocab_size=20, dim=32, n_head=4,
+        ffn_dim=64)).eval()
+    src = torch.randint(3, 13, (4, 6))
+    with torch.no_grad():
+        ours = ej.decodificacion_voraz.reference(model, src, 1, 2, 8)
+        lib = model.greedy_decode(src, 8)
+    L = lib.size(1)
+    assert torch.equal(ours[:, :L], lib)
+    assert ours[:, L:].eq(2).all()

@@ -1,0 +1,112 @@
+"""Pruebas de los ejercicios del capítulo 4 (GPT)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+import torch
+
+from course_lib.exercises import CheckResult, Exercise
+from course_lib.exercises import cap04 as ej
+from course_lib.gpt import next_token_probs
+
+EXERCISES = [ej.conteos_bigramas, ej.atencion_causal, ej.probs_siguiente]
+MISTAKES = [(ex, m) for ex in EXERCISES for m in ex.mistakes]
+
+
+def _ids(param: Any) -> str:
+    return param.name if isinstance(param, Exercise) else param.id
+
+
+@pytest.fixture(autouse=True)
+def _fresh_state() -> None:
+    for ex in EXERCISES:
+        ex.last_result = None
+        ex._next_hint = 0
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
+def test_reference_passes(ex: Exercise) -> None:
+    result = ex.evaluate(ex.reference)
+    assert result == CheckResult(True, result.message, None)
+
+
+@pytest.mark.parametrize(("ex", "mistake"), MISTAKES, ids=_ids)
+def test_known_mistake_is_named(ex: Exercise, mistake: Any) -> None:
+    result = ex.evaluate(mistake.implementation)
+    assert not result.ok
+    assert result.mistake == mistake.id
+    assert result.message.startswith(mistake.description)
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
+def test_solution_source_defines_a_passing_function(ex: Exercise) -> None:
+    namespace: dict[str, Any] = {}
+    exec(compile(ex.solution_source, "<celda>", "exec"), namespace)
+    assert ex.evaluate(namespace[ex.function_name]).ok
+    assert "def _" not in ex.solution_source
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
+def test_hints_and_stub(ex: Exercise,
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert 2 <= len(ex.hints) <= 4
+    ex.hint()
+    assert "Pista 1/" in capsys.readouterr().out
+
+    def stub(*args):
+        # TU CÓDIGO AQUÍ
+        ...
+
+    assert "devolvió None" in ex.evaluate(stub).message
+
+
+# --- variantes correctas ------------------------------------------------
+
+def test_bigram_counts_with_index_put_pass() -> None:
+    def with_index_put(ids, V):
+        counts = torch.zeros(V, V, dtype=torch.long)
+        ones = torch.ones(len(ids) - 1, dtype=torch.long)
+        return counts.index_put((ids[:-1], ids[1:]), ones, accumulate=True)
+
+    assert ej.conteos_bigramas.evaluate(with_index_put).ok
+
+
+def test_causal_attention_with_torch_sdpa_passes() -> None:
+    def with_torch(q, k, v):
+        return torch.nn.functional.scaled_dot_product_attention(
+            q, k, v, is_causal=True)
+
+    assert ej.atencion_causal.evaluate(with_torch).ok
+
+
+def test_causal_attention_big_negative_passes() -> None:
+    def big_negative(q, k, v):
+        T = q.size(-2)
+        s = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+        s = s.masked_fill(torch.triu(torch.ones(T, T), 1).bool(), -1e9)
+        return s.softmax(-1) @ v
+
+    assert ej.atencion_causal.evaluate(big_negative).ok
+
+
+def test_sampling_probs_match_course_lib() -> None:
+    def with_course_lib(logits, temperatura=1.0, top_k=None):
+        return next_token_probs(logits, temperature=temperatura,
+                                top_k=top_k)
+
+    assert ej.probs_siguiente.evaluate(with_course_lib).ok
+
+
+def test_power_of_probabilities_is_also_correct() -> None:
+    # softmax(z/τ) = p^(1/τ) / Σ p^(1/τ): otra forma válida.
+    def via_power(logits, temperatura=1.0, top_k=None):
+        p = logits.softmax(-1) ** (1 / temperatura)
+        if top_k is not None:
+            kth = p.topk(top_k, dim=-1).values[:, -1:]
+            p = torch.where(p < kth, torch.zeros_like(p), p)
+        return p / p.sum(-1, keepdim=True)
+
+    assert ej.probs_siguiente.evaluate(via_power).ok
