@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONHASHSEED ?= 0
 
 .PHONY: setup book test lint unit nbval lab execute execute-all \
-	setup-cells bench clean test-site test-colab
+	setup-cells glosario bench clean test-site test-colab
 
 setup: $(STAMP)
 
@@ -54,6 +54,11 @@ execute-all: setup
 
 setup-cells: setup
 	$(PY) -m course_lib.maintenance stamp notebooks/*.ipynb
+
+# Enlaza al glosario el primer uso de cada término en cada capítulo (solo
+# toca la prosa: no hace falta reejecutar).
+glosario: setup
+	$(PY) -m course_lib.glossary notebooks/*.ipynb
 
 # El sitio construido, en Chromium sin interfaz (necesita `chromium`).
 test-site: book
