@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONHASHSEED ?= 0
 
 .PHONY: setup book test lint unit nbval lab execute execute-all \
-	setup-cells glosario bench clean test-site test-colab
+	setup-cells soluciones glosario bench clean test-site test-colab
 
 setup: $(STAMP)
 
@@ -54,6 +54,10 @@ execute-all: setup
 
 setup-cells: setup
 	$(PY) -m course_lib.maintenance stamp notebooks/*.ipynb
+
+# Solución de referencia de cada ejercicio, plegada, tras el ejercicio.
+soluciones: setup
+	$(PY) -m course_lib.maintenance solutions notebooks/*.ipynb
 
 # Enlaza al glosario el primer uso de cada término en cada capítulo (solo
 # toca la prosa: no hace falta reejecutar).

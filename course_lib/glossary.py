@@ -86,27 +86,30 @@ def link_text(text: str, terms: dict[str, str], seen: set[str]) -> str:
     for role in re.findall(r"\{term\}`([^`]*)`", text):
         target = re.search(r"<([^>]*)>$", role)
         seen.add((target.group(1) if target else role).strip().lower())
-    out, fence = [], []
+    # Pila de bloques abiertos: (marca, tipo). Una directiva ```{x} tiene
+    # prosa dentro; un bloque de código o de fórmulas, no.
+    out: list[str] = []
+    fence: list[tuple[str, str]] = []
     for line in text.split("\n"):
         stripped = line.strip()
-        if stripped.startswith(("```", "~~~")):
-            if stripped[3:].startswith("{"):
-                fence.append("directiva")
-            elif fence and stripped in ("```", "~~~"):
+        marker = re.match(r"(`{3,}|~{3,})(.*)", stripped)
+        if marker:
+            if fence and fence[-1][0] == marker[1] and not marker[2].strip():
                 fence.pop()
             else:
-                fence.append("código")
+                kind = "directiva" if marker[2].startswith("{") else "código"
+                fence.append((marker[1], kind))
             out.append(line)
             continue
         if stripped == "$$":
-            if fence and fence[-1] == "fórmula":
+            if fence and fence[-1][1] == "fórmula":
                 fence.pop()
             else:
-                fence.append("fórmula")
+                fence.append(("$$", "fórmula"))
             out.append(line)
             continue
         skip = (
-            (fence and fence[-1] != "directiva")
+            (fence and fence[-1][1] != "directiva")
             or stripped.startswith(("#", ":"))
         )
         out.append(line if skip else _link_line(line, terms, seen))

@@ -4,15 +4,22 @@
   cuaderno) con la URL única del repositorio, leída de ``_config.yml``.
 - ``execute``: reejecuta cuadernos en un kernel limpio, de arriba abajo,
   con el preset «cpu» y sin red, y guarda las salidas en el archivo.
+- ``solutions``: tras cada ejercicio, una celda de Markdown con la solución
+  de referencia en un bloque plegado: en el sitio se lee sin ejecutar nada,
+  y solo quien la abre la ve. Se genera desde ``course_lib.exercises``, así
+  que nunca se desincroniza del corrector.
 
-Uso: ``python -m course_lib.maintenance stamp|execute CUADERNO...``
-(o ``make setup-cells`` / ``make execute NB=...``).
+Uso: ``python -m course_lib.maintenance stamp|execute|solutions
+CUADERNO...`` (o ``make setup-cells`` / ``make execute NB=...`` /
+``make soluciones``).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
+import re
 import time
 from pathlib import Path
 
@@ -20,6 +27,8 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 SETUP_TAG = "configuracion"
+EXERCISE_TAG = "ejercicio"
+SOLUTION_TAG = "solucion"
 SETUP_TEMPLATE = '''\
 # Configuración: en Colab instala course_lib desde el repositorio del libro;
 # en local (tras `make lab`) no hace nada. Celda generada por
@@ -87,15 +96,74 @@ def execute(path: Path, timeout: int = 900) -> float:
     return seconds
 
 
+def solution_markdown(name: str, source: str) -> str:
+    """Celda de Markdown con la solución de ``name`` en un bloque plegado."""
+    # Bloque de dos puntos (colon_fence): el título puede llevar `código`,
+    # que un bloque de acentos graves no admite en su primera línea.
+    return (
+        f":::{{admonition}} Solución de `{name}` (ábrela después de "
+        "intentarlo)\n"
+        ":class: dropdown\n\n"
+        f"```python\n{source.strip()}\n```\n"
+        ":::"
+    )
+
+
+def write_solutions(path: Path, write: bool = True) -> bool:
+    """Pone (o actualiza) la solución plegada de cada ejercicio del cuaderno.
+
+    La celda va tras la de pistas (``# ej.x.hint()``) si la hay, si no tras
+    el ejercicio. Devuelve True si algo cambió.
+    """
+    nb = nbformat.read(path, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    found = re.search(r"from course_lib\.exercises import (\w+) as ej", code)
+    if found is None:
+        return False
+    module = importlib.import_module(f"course_lib.exercises.{found[1]}")
+    cells, changed = list(nb.cells), False
+    i = 0
+    while i < len(cells):
+        cell = cells[i]
+        i += 1
+        if EXERCISE_TAG not in cell.metadata.get("tags", []):
+            continue
+        name = re.search(r"ej\.(\w+)\.check\(", cell.source)
+        if name is None:
+            raise ValueError(f"{path}: celda de ejercicio sin ej.<x>.check")
+        exercise = getattr(module, name[1])
+        text = solution_markdown(exercise.function_name,
+                                 exercise.solution_source)
+        if i < len(cells) and cells[i].source.startswith(f"# ej.{name[1]}."):
+            i += 1                                   # tras las pistas
+        old = cells[i] if i < len(cells) else None
+        if old is not None and SOLUTION_TAG in old.metadata.get("tags", []):
+            if old.source != text:
+                old.source, changed = text, True
+        else:
+            new = nbformat.v4.new_markdown_cell(text)
+            new.metadata["tags"] = [SOLUTION_TAG]
+            cells.insert(i, new)
+            changed = True
+        i += 1
+    if changed and write:
+        nb.cells = cells
+        nbformat.write(nb, path)
+    return changed
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("stamp", "execute"))
+    parser.add_argument("command", choices=("stamp", "execute", "solutions"))
     parser.add_argument("notebooks", nargs="+", type=Path)
     args = parser.parse_args(argv)
     for path in args.notebooks:
         if args.command == "stamp":
             changed = stamp(path)
             print(f"{path}: {'actualizada' if changed else 'sin cambios'}")
+        elif args.command == "solutions":
+            changed = write_solutions(path)
+            print(f"{path}: {'actualizadas' if changed else 'sin cambios'}")
         else:
             print(f"{path}: ejecutando…", flush=True)
             print(f"{path}: {execute(path):.1f} s")

@@ -81,3 +81,12 @@ def test_chapters_link_the_first_use_of_each_term(path):
         f"{path.name}: hay primeros usos sin enlazar al glosario; "
         "ejecuta `make glosario`"
     )
+
+
+def test_nested_fences_keep_code_out_and_prose_in():
+    text = "\n".join(["````{admonition} Solución", ":class: dropdown", "",
+                      "```python", "atención = 1", "```", "````",
+                      "luego atención"])
+    out = link_text(text, TERMS, set())
+    assert out.splitlines()[4] == "atención = 1"
+    assert out.splitlines()[-1] == "luego {term}`atención`"

@@ -176,3 +176,24 @@ def test_figures_have_alt_text(path):
                 "figura sin texto alternativo (metadatos "
                 f"mystnb.image.alt):\n{cell.source[:200]}"
             )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_each_exercise_shows_its_solution_folded_and_in_sync(path):
+    from course_lib.maintenance import SOLUTION_TAG, write_solutions
+
+    nb = _read(path)
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    n_exercises = sum(EXERCISE_TAG in t for t in tags)
+    solutions = [c for c, t in zip(nb.cells, tags, strict=True)
+                 if SOLUTION_TAG in t]
+    assert len(solutions) == n_exercises, (
+        "cada ejercicio lleva su solución plegada: ejecuta `make soluciones`"
+    )
+    for cell in solutions:
+        assert cell.cell_type == "markdown"
+        assert ":class: dropdown" in cell.source   # plegada en el sitio
+    assert not write_solutions(path, write=False), (
+        "las soluciones del cuaderno no coinciden con course_lib.exercises: "
+        "ejecuta `make soluciones`"
+    )

@@ -479,3 +479,28 @@ def test_colab_button_points_at_the_notebook(visit: Any,
     wrong = sorted(set(hrefs) - {expected})
     assert not wrong, (f"{docname}.html: el botón de Colab apunta a "
                        f"{wrong[0]}; se esperaba {expected}")
+
+
+@pytest.mark.parametrize("docname", _chapters())
+def test_exercise_solutions_start_folded(visit: Any, docname: str) -> None:
+    v = visit(f"{docname}.html")
+    folded = v.page.evaluate(FOLDED_JS)
+    assert folded, f"{docname}.html: no hay soluciones plegadas"
+    shown = [i for i, f in enumerate(folded)
+             if f["visible"] or not f["button"]]
+    assert not shown, (f"{docname}.html: la solución {shown[0] + 1} se ve "
+                       "sin abrirla (debería empezar plegada)")
+    # y al pulsar su título se despliega
+    v.page.locator(".dropdown.admonition .admonition-title").first.click()
+    assert v.page.evaluate(FOLDED_JS)[0]["visible"], (
+        f"{docname}.html: la solución 1 no se despliega al pulsarla")
+
+
+FOLDED_JS = """() =>
+  [...document.querySelectorAll('.dropdown.admonition')]
+    .filter(d => d.textContent.includes('Solución de'))
+    .map(d => ({
+      button: !!d.querySelector('button.toggle-button'),
+      visible: [...d.querySelectorAll('pre')].some(p =>
+        getComputedStyle(p).visibility !== 'hidden'
+        && p.getBoundingClientRect().height > 0)}))"""
