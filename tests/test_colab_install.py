@@ -40,6 +40,7 @@ SMOKE = r'''
 """Prueba rápida de course_lib instalado como en Colab."""
 import importlib
 import json
+import math
 import pkgutil
 import sys
 import traceback
@@ -50,7 +51,7 @@ import course_lib
 
 # Herramientas de mantenimiento del repositorio: el lector no las usa y
 # sus dependencias (nbformat, nbclient) no son del paquete.
-MAINTAINER_ONLY = {"course_lib.maintenance"}
+MAINTAINER_ONLY = {"course_lib.maintenance", "course_lib.glossary"}
 
 report = {"course_lib": course_lib.__file__, "modules": [], "checks": [],
           "exercises": [], "errors": [], "skipped": []}
@@ -104,6 +105,46 @@ try:
     report["checks"].append(f"MultiHeadAttention: {diff:.1e}")
 except Exception as exc:
     fail("capítulo 1", exc)
+
+# Capítulo 2: el Transformer codificador-decodificador y su tarea.
+try:
+    from course_lib.numbers_es import (
+        SRC_VOCAB,
+        TGT_VOCAB,
+        encode_sources,
+        number_to_words,
+    )
+    from course_lib.transformer import Transformer, TransformerConfig
+
+    assert number_to_words(1987) == "mil novecientos ochenta y siete"
+    torch.manual_seed(0)
+    config = TransformerConfig.preset(
+        "cpu", src_vocab_size=len(SRC_VOCAB), tgt_vocab_size=len(TGT_VOCAB))
+    seq2seq = Transformer(config).eval()
+    with torch.no_grad():
+        out = seq2seq.greedy_decode(encode_sources([7, 1987]), max_len=6)
+    assert out.shape == (2, 7), tuple(out.shape)
+    report["checks"].append("Transformer.greedy_decode: (2, 7)")
+except Exception as exc:
+    fail("capítulo 2", exc)
+
+# Capítulo 4: GPT (pérdida inicial ≈ ln V y generación reproducible).
+try:
+    from course_lib.gpt import GPT, GPTConfig
+
+    torch.manual_seed(0)
+    gpt = GPT(GPTConfig.preset("cpu", vocab_size=85)).eval()
+    idx = torch.randint(0, 85, (2, 16), generator=g)
+    with torch.no_grad():
+        _, loss = gpt(idx[:, :-1], idx[:, 1:])
+    assert abs(loss.item() - math.log(85)) < 0.5, loss.item()
+    samples = [gpt.generate(idx[:, :4], 8,
+                            generator=torch.Generator().manual_seed(1))
+               for _ in range(2)]
+    assert torch.equal(samples[0], samples[1])
+    report["checks"].append(f"GPT: pérdida inicial {loss.item():.2f}")
+except Exception as exc:
+    fail("capítulo 4", exc)
 
 # Cada módulo de ejercicios capNN: cada ejercicio acepta su solución.
 import course_lib.exercises as exercises_pkg
@@ -247,6 +288,9 @@ def test_course_lib_smoke_in_fresh_env(colab_env: dict) -> None:
         + "\n  - ".join(report["errors"]))
     assert "course_lib.attention" in report["modules"]
     assert any(e.startswith("cap01.") for e in report["exercises"])
+    # una comprobación por capítulo publicado con punto de entrada propio
+    for name in ("MultiHeadAttention", "Transformer.greedy_decode", "GPT"):
+        assert any(c.startswith(name) for c in report["checks"]), name
     print(f"\nMódulos: {len(report['modules'])}; ejercicios: "
           f"{len(report['exercises'])}; {report['checks']}; "
           f"{seconds:.1f} s")
