@@ -183,7 +183,10 @@ def format_cell(key: str, value: Any, row: dict, pages: set[str]) -> str:
         value = json.dumps(value, ensure_ascii=False)
     try:
         # Miles separados por un espacio fino, como en el resto del libro.
-        return _escape(fmt.format(value).replace(",", "\u202f"))
+        text = fmt.format(value)
+        if isinstance(value, (int, float)):
+            text = text.replace(",", "\u202f")
+        return _escape(text)
     except (TypeError, ValueError):
         return _escape(str(value))
 

@@ -146,6 +146,24 @@ try:
 except Exception as exc:
     fail("capítulo 4", exc)
 
+# Capítulo 5: ViT (parches y logits).
+try:
+    from course_lib.vit import ViT, ViTConfig, patchify
+
+    torch.manual_seed(0)
+    vit = ViT(ViTConfig(image_size=8, patch_size=2, num_channels=1,
+                        hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=4, intermediate_size=64,
+                        num_labels=10)).eval()
+    digits = torch.rand(3, 1, 8, 8, generator=g)
+    assert patchify(digits, 2).shape == (3, 16, 4)
+    with torch.no_grad():
+        logits = vit(digits)
+    assert logits.shape == (3, 10), tuple(logits.shape)
+    report["checks"].append("ViT: (3, 10)")
+except Exception as exc:
+    fail("capítulo 5", exc)
+
 # Cada módulo de ejercicios capNN: cada ejercicio acepta su solución.
 import course_lib.exercises as exercises_pkg
 from course_lib.exercises import Exercise
@@ -289,7 +307,8 @@ def test_course_lib_smoke_in_fresh_env(colab_env: dict) -> None:
     assert "course_lib.attention" in report["modules"]
     assert any(e.startswith("cap01.") for e in report["exercises"])
     # una comprobación por capítulo publicado con punto de entrada propio
-    for name in ("MultiHeadAttention", "Transformer.greedy_decode", "GPT"):
+    for name in ("MultiHeadAttention", "Transformer.greedy_decode", "GPT",
+                 "ViT"):
         assert any(c.startswith(name) for c in report["checks"]), name
     print(f"\nMódulos: {len(report['modules'])}; ejercicios: "
           f"{len(report['exercises'])}; {report['checks']}; "

@@ -1,0 +1,89 @@
+"""Pruebas de los ejercicios del capítulo 5 (ViT)."""
+
+from typing import Any
+
+import pytest
+import torch
+
+from course_lib.exercises import CheckResult, Exercise
+from course_lib.exercises import cap05 as ej
+from course_lib.vit import patchify
+
+EXERCISES = [ej.extraer_parches, ej.similitud_posiciones,
+             ej.distancia_media_atencion]
+MISTAKES = [(ex, m) for ex in EXERCISES for m in ex.mistakes]
+
+
+def _ids(param: Any) -> str:
+    return param.name if isinstance(param, Exercise) else param.id
+
+
+@pytest.fixture(autouse=True)
+def _fresh_state() -> None:
+    for ex in EXERCISES:
+        ex.last_result = None
+        ex._next_hint = 0
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
+def test_reference_passes(ex: Exercise) -> None:
+    result = ex.evaluate(ex.reference)
+    assert result == CheckResult(True, result.message, None)
+
+
+@pytest.mark.parametrize(("ex", "mistake"), MISTAKES, ids=_ids)
+def test_known_mistake_is_named(ex: Exercise, mistake: Any) -> None:
+    result = ex.evaluate(mistake.implementation)
+    assert not result.ok
+    assert result.mistake == mistake.id
+    assert result.message.startswith(mistake.description)
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
+def test_solution_source_defines_a_passing_function(ex: Exercise) -> None:
+    namespace: dict[str, Any] = {}
+    exec(compile(ex.solution_source, "<celda>", "exec"), namespace)
+    assert ex.evaluate(namespace[ex.function_name]).ok
+    assert "def _" not in ex.solution_source
+    assert 2 <= len(ex.hints) <= 4
+
+
+def test_stub_is_rejected_with_a_message() -> None:
+    def extraer_parches(imagenes, P):
+        # TU CÓDIGO AQUÍ
+        ...
+
+    result = ej.extraer_parches.evaluate(extraer_parches)
+    assert not result.ok and "devolvió None" in result.message
+
+
+def test_patches_agree_with_course_lib() -> None:
+    x = torch.randn(2, 3, 8, 12)
+    assert torch.equal(ej.extraer_parches.reference(x, 4), patchify(x, 4))
+
+
+def test_unfold_variant_is_named() -> None:
+    # F.unfold da parches en orden (canal, fila, columna): error conocido.
+    def with_unfold(imagenes, P):
+        cols = torch.nn.functional.unfold(imagenes, P, stride=P)
+        return cols.transpose(1, 2)
+
+    result = ej.extraer_parches.evaluate(with_unfold)
+    assert result.mistake == "canal_primero"
+
+
+def test_cosine_similarity_with_builtin_passes() -> None:
+    def with_builtin(pos):
+        return torch.nn.functional.cosine_similarity(
+            pos[:, None], pos[None], dim=-1)
+
+    assert ej.similitud_posiciones.evaluate(with_builtin).ok
+
+
+def test_attention_distance_uniform_and_local() -> None:
+    ref = ej.distancia_media_atencion.reference
+    eye = torch.eye(16)[None]                      # cada parche se mira
+    assert ref(eye, 4, 2).item() == 0.0
+    uniform = torch.full((1, 4, 4), 0.25)          # rejilla 2×2, P = 1
+    expected = (0 + 1 + 1 + 2 ** 0.5) / 4
+    assert abs(ref(uniform, 2, 1).item() - expected) < 1e-6
