@@ -49,3 +49,21 @@ def pytest_report_collectionfinish(config: pytest.Config) -> str | None:
     return (f"{count} pruebas de las marcas {', '.join(OPT_IN)} quedan "
             "fuera sin -m: ejecútalas con `make test-site` / "
             "`make test-colab` (pytest -m site / -m colab)")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_exercises() -> None:
+    """Cada prueba empieza con los ejercicios sin resultado ni pistas
+    dadas: ``hint()`` recuerda cuál dio la última vez."""
+    import importlib
+    import pkgutil
+
+    import course_lib.exercises as package
+    from course_lib.exercises import Exercise
+
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        for value in vars(module).values():
+            if isinstance(value, Exercise):
+                value.last_result = None
+                value._next_hint = 0

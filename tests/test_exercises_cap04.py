@@ -8,45 +8,15 @@ from typing import Any
 import pytest
 import torch
 
-from course_lib.exercises import CheckResult, Exercise
+from course_lib.exercises import Exercise
 from course_lib.exercises import cap04 as ej
 from course_lib.gpt import next_token_probs
 
 EXERCISES = [ej.conteos_bigramas, ej.atencion_causal, ej.probs_siguiente]
-MISTAKES = [(ex, m) for ex in EXERCISES for m in ex.mistakes]
 
 
 def _ids(param: Any) -> str:
     return param.name if isinstance(param, Exercise) else param.id
-
-
-@pytest.fixture(autouse=True)
-def _fresh_state() -> None:
-    for ex in EXERCISES:
-        ex.last_result = None
-        ex._next_hint = 0
-
-
-@pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
-def test_reference_passes(ex: Exercise) -> None:
-    result = ex.evaluate(ex.reference)
-    assert result == CheckResult(True, result.message, None)
-
-
-@pytest.mark.parametrize(("ex", "mistake"), MISTAKES, ids=_ids)
-def test_known_mistake_is_named(ex: Exercise, mistake: Any) -> None:
-    result = ex.evaluate(mistake.implementation)
-    assert not result.ok
-    assert result.mistake == mistake.id
-    assert result.message.startswith(mistake.description)
-
-
-@pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
-def test_solution_source_defines_a_passing_function(ex: Exercise) -> None:
-    namespace: dict[str, Any] = {}
-    exec(compile(ex.solution_source, "<celda>", "exec"), namespace)
-    assert ex.evaluate(namespace[ex.function_name]).ok
-    assert "def _" not in ex.solution_source
 
 
 @pytest.mark.parametrize("ex", EXERCISES, ids=_ids)

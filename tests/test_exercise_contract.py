@@ -1,0 +1,76 @@
+"""El contrato de todos los ejercicios del libro, capítulo a capítulo.
+
+Cada ``Exercise`` de cada módulo ``course_lib.exercises.capNN``: su
+solución de referencia pasa; cada error típico que declara se reconoce y
+se nombra; el código de la solución que ve el alumno (``solution()`` y el
+bloque plegado del sitio) define una función que pasa, sin ayudantes
+privados; y un esqueleto sin terminar (que devuelve None) recibe un
+mensaje que lo explica. Las pruebas propias de cada capítulo están en
+``test_exercises_capNN.py``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any
+
+import pytest
+
+import course_lib.exercises as exercises_pkg
+from course_lib.exercises import CheckResult, Exercise
+
+
+def _all_exercises() -> list[Exercise]:
+    found = []
+    for info in sorted(pkgutil.iter_modules(exercises_pkg.__path__),
+                       key=lambda i: i.name):
+        if info.name.startswith("cap"):
+            module = importlib.import_module(
+                f"course_lib.exercises.{info.name}")
+            found += [e for e in vars(module).values()
+                      if isinstance(e, Exercise)]
+    return found
+
+
+EXERCISES = _all_exercises()
+MISTAKES = [(ex, m) for ex in EXERCISES for m in ex.mistakes]
+
+
+def _ids(param: Any) -> str:
+    return param.name if isinstance(param, Exercise) else param.id
+
+
+def test_every_chapter_with_exercises_is_covered() -> None:
+    chapters = {ex.reference.__module__.rsplit(".", 1)[-1]
+                for ex in EXERCISES}
+    assert {"cap01", "cap02", "cap04", "cap05", "cap06"} <= chapters
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
+def test_reference_passes(ex: Exercise) -> None:
+    result = ex.evaluate(ex.reference)
+    assert result == CheckResult(True, result.message, None)
+
+
+@pytest.mark.parametrize(("ex", "mistake"), MISTAKES, ids=_ids)
+def test_known_mistake_is_named(ex: Exercise, mistake: Any) -> None:
+    result = ex.evaluate(mistake.implementation)
+    assert not result.ok
+    assert result.mistake == mistake.id
+    assert result.message.startswith(mistake.description)
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
+def test_solution_source_defines_a_passing_function(ex: Exercise) -> None:
+    namespace: dict[str, Any] = {}
+    exec(compile(ex.solution_source, "<celda>", "exec"), namespace)
+    assert ex.evaluate(namespace[ex.function_name]).ok
+    assert "def _" not in ex.solution_source
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
+def test_unfinished_stub_is_explained(ex: Exercise) -> None:
+    result = ex.evaluate(lambda *args, **kwargs: None)
+    assert not result.ok
+    assert "None" in result.message
