@@ -57,18 +57,6 @@ FINETUNE_STEPS = 200
 LABELS_PER_CLASS = (5, 20)   # None = las 1 347 (solo sondas)
 
 
-def probe(train: np.ndarray, y_train: np.ndarray, test: np.ndarray,
-          y_test: np.ndarray) -> float:
-    """Regresión logística (L2, C = 1) sobre rasgos estandarizados."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
-    scaler = StandardScaler().fit(train)
-    clf = LogisticRegression(max_iter=3000)
-    clf.fit(scaler.transform(train), y_train)
-    return float(clf.score(scaler.transform(test), y_test))
-
-
 def run_seed(seed: int, pretrain: dict, finetune_steps: int,
              per_class: tuple) -> list[dict]:
     import torch
@@ -79,7 +67,7 @@ def run_seed(seed: int, pretrain: dict, finetune_steps: int,
         subset_per_class,
         train_image_classifier,
     )
-    from course_lib.mae import MAE, MAEConfig, pretrain_mae
+    from course_lib.mae import MAE, MAEConfig, linear_probe, pretrain_mae
     from course_lib.train import accuracy
     from course_lib.vit import ViT
 
@@ -97,21 +85,21 @@ def run_seed(seed: int, pretrain: dict, finetune_steps: int,
                           generator=torch.Generator().manual_seed(seed))
     pretrain_s = time.perf_counter() - t0
     encoders = {"MAE": mae, "aleatorio": random_init}
-    feats = {name: (m.features(data.x_train).numpy(),
-                    m.features(data.x_test).numpy())
+    feats = {name: (m.features(data.x_train), m.features(data.x_test))
              for name, m in encoders.items()}
-    y_tr, y_te = data.y_train.numpy(), data.y_test.numpy()
+    y_tr, y_te = data.y_train, data.y_test
     rows = []
     for k in per_class:
         g = torch.Generator().manual_seed(1000 + seed)
         idx = (torch.arange(len(y_tr)) if k is None
                else subset_per_class(data.y_train, k, generator=g))
         n = len(idx)
-        res = {"pixeles": probe(data.x_train[idx].flatten(1).numpy(),
-                                y_tr[idx], data.x_test.flatten(1).numpy(),
-                                y_te)}
+        res = {"pixeles": linear_probe(data.x_train[idx].flatten(1),
+                                       y_tr[idx], data.x_test.flatten(1),
+                                       y_te)}
         for name, (f_tr, f_te) in feats.items():
-            res[f"{name}_sonda"] = probe(f_tr[idx], y_tr[idx], f_te, y_te)
+            res[f"{name}_sonda"] = linear_probe(f_tr[idx], y_tr[idx], f_te,
+                                                y_te)
         if k is not None:   # con todas las etiquetas: el capítulo 5
             # Ajuste fino del codificador MAE y, con la misma receta, el ViT
             # del capítulo 5 desde cero (su inicialización, con posiciones
@@ -119,7 +107,7 @@ def run_seed(seed: int, pretrain: dict, finetune_steps: int,
             # fijas que dominan a los parches, apenas aprende en 200 pasos).
             for name in ("MAE", "supervisado"):
                 torch.manual_seed(seed)
-                clf = ViT(dataclasses_replace(config.encoder))
+                clf = ViT(classifier_config(config.encoder))
                 if name == "MAE":
                     clf.vit.load_state_dict(mae.vit.state_dict(), strict=True)
                 train_image_classifier(
@@ -139,7 +127,7 @@ def run_seed(seed: int, pretrain: dict, finetune_steps: int,
     return rows
 
 
-def dataclasses_replace(encoder):
+def classifier_config(encoder):
     """El codificador del MAE con una cabeza de 10 clases sobre la media
     de los parches (las mismas representaciones que la sonda)."""
     import dataclasses

@@ -339,3 +339,26 @@ def pretrain_mae(model: MAE, x: Tensor, *, steps: int,
         losses.append(loss.item())
     model.eval()
     return losses
+
+
+def linear_probe(train: Tensor, y_train: Tensor, test: Tensor,
+                 y_test: Tensor) -> float:
+    """Sonda lineal: regresión logística (L2, C = 1) sobre rasgos
+    estandarizados ``(n, D)``; devuelve la exactitud en ``test``.
+
+    Mide cuánta información de la clase es *linealmente* accesible en las
+    representaciones, sin tocar el codificador.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    if train.dim() != 2 or test.dim() != 2 or train.size(1) != test.size(1):
+        raise ValueError("los rasgos deben ser (n, D) con la misma D; se "
+                         f"recibieron {tuple(train.shape)} y "
+                         f"{tuple(test.shape)}")
+    train, test = train.detach().cpu().numpy(), test.detach().cpu().numpy()
+    scaler = StandardScaler().fit(train)
+    clf = LogisticRegression(max_iter=3000)
+    clf.fit(scaler.transform(train), y_train.cpu().numpy())
+    return float(clf.score(scaler.transform(test), y_test.cpu().numpy()))
+

@@ -112,3 +112,21 @@ def progress_bar(iterable: Iterable[T], *, desc: str | None = None,
     """
     kwargs.setdefault("mininterval", PROGRESS_INTERVAL_S)
     return tqdm(iterable, desc=desc, disable=disable, **kwargs)
+
+
+def stored_results(name: str) -> dict | None:
+    """Lee ``benchmarks/results/<name>`` (JSON) si está a mano, o None.
+
+    Los estudios con varias semillas no caben en un cuaderno: se miden con
+    ``benchmarks/`` y el capítulo muestra la tabla guardada. La busca desde
+    ``notebooks/`` (el libro, nbval) y desde la raíz del repositorio. En
+    Colab solo se instala ``course_lib``: no está, y el capítulo lo dice.
+    """
+    import json
+    from pathlib import Path
+
+    for folder in ("../benchmarks/results", "benchmarks/results"):
+        path = Path(folder) / name
+        if path.is_file():
+            return json.loads(path.read_text(encoding="utf-8"))
+    return None

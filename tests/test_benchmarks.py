@@ -85,7 +85,8 @@ def test_notebooks_measures_a_copy(notebooks, tmp_path, capsys):
         "import os\nbuffer = bytearray(64 * 2**20)  # 64 MiB",
         "assert os.environ['COURSE_LIB_PRESET'] == 'cpu'\n"
         "assert os.environ['HF_HUB_OFFLINE'] == '1'\n"
-        "assert os.environ['OMP_NUM_THREADS'] == '1'",
+        "assert os.environ['OMP_NUM_THREADS'] == '1'\n"
+        f"assert os.getcwd() == {str(tmp_path)!r}  # la carpeta del original",
     )
     before = nb_path.read_bytes()
     out, results = tmp_path / "tiempos.json", tmp_path / "resultados"
@@ -145,3 +146,24 @@ def test_notebooks_check_exit_code(
 
 def test_notebooks_rejects_missing_paths(notebooks, tmp_path):
     assert notebooks.main([str(tmp_path / "no_existe.ipynb")]) == 2
+
+
+# --- mae_digits.py -----------------------------------------------------
+
+def test_mae_digits_writes_a_table_the_book_can_show(tmp_path) -> None:
+    import subprocess
+
+    out = tmp_path / "mae.json"
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "mae_digits.py"),
+         "--seeds", "0", "--pretrain-steps", "2", "--finetune-steps", "2",
+         "--json", str(out)],
+        check=True, capture_output=True, cwd=tmp_path, timeout=300)
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert {"title", "description"} <= set(data["metadata"])
+    methods = {row["método"] for row in data["rows"]}
+    assert "codificador MAE + sonda lineal" in methods
+    assert "codificador aleatorio + sonda lineal" in methods
+    for row in data["rows"]:
+        assert not any(isinstance(v, (list, dict)) for v in row.values())
+        assert 0.0 <= row["exactitud media"] <= 1.0

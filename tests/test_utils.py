@@ -66,3 +66,18 @@ def test_progress_bar_throttles_updates_and_yields_everything():
     # Una actualización por segundo como mucho: no inunda el kernel.
     assert bar.mininterval == PROGRESS_INTERVAL_S >= 1.0
     assert list(bar) == [0, 1, 2]
+
+
+def test_stored_results_are_found_from_root_and_notebooks(tmp_path,
+                                                          monkeypatch):
+    from course_lib.utils import stored_results
+
+    results = tmp_path / "benchmarks" / "results"
+    results.mkdir(parents=True)
+    (results / "x.json").write_text('{"rows": [1]}', encoding="utf-8")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert stored_results("x.json") == {"rows": [1]}
+    monkeypatch.chdir(tmp_path / "notebooks")
+    assert stored_results("x.json") == {"rows": [1]}
+    assert stored_results("falta.json") is None
