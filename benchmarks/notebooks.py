@@ -233,7 +233,10 @@ def run_notebook(
         nb = nbformat.read(copy, as_version=4)
         client = NotebookClient(
             nb, timeout=timeout, kernel_name="python3",
-            resources={"metadata": {"path": tmp}},
+            # El kernel trabaja en la carpeta del original, como nbval y el
+            # lector: las rutas relativas (p. ej. ../benchmarks/results)
+            # funcionan igual. La copia solo evita reescribir el cuaderno.
+            resources={"metadata": {"path": str(path.resolve().parent)}},
             shutdown_kernel="immediate",  # ya medido: no hace falta esperar
         )
         start = time.perf_counter()
