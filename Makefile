@@ -8,6 +8,12 @@ NB ?=
 # El kernel «python3» de los cuadernos debe ser el de .venv.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONHASHSEED ?= 0
+# Una carpeta de datos relativa (COURSE_LIB_DATA_DIR=../shared/data) se
+# vuelve absoluta aquí: los kernels de los cuadernos trabajan en notebooks/
+# y la leerían relativa a otra carpeta.
+ifdef COURSE_LIB_DATA_DIR
+export COURSE_LIB_DATA_DIR := $(abspath $(COURSE_LIB_DATA_DIR))
+endif
 
 .PHONY: setup book test lint unit nbval lab execute execute-all \
 	setup-cells soluciones glosario bench clean test-site test-colab
