@@ -4,9 +4,10 @@ Cada ``Exercise`` de cada módulo ``course_lib.exercises.capNN``: su
 solución de referencia pasa; cada error típico que declara se reconoce y
 se nombra; el código de la solución que ve el alumno (``solution()`` y el
 bloque plegado del sitio) define una función que pasa, sin ayudantes
-privados; y un esqueleto sin terminar (que devuelve None) recibe un
-mensaje que lo explica. Las pruebas propias de cada capítulo están en
-``test_exercises_capNN.py``.
+privados; un esqueleto sin terminar (que devuelve None) recibe un
+mensaje que lo explica; los casos son deterministas (misma semilla,
+mismos datos) y las pistas y la solución se imprimen. Las pruebas propias
+de cada capítulo están en ``test_exercises_capNN.py``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pkgutil
 from typing import Any
 
 import pytest
+import torch
 
 import course_lib.exercises as exercises_pkg
 from course_lib.exercises import CheckResult, Exercise
@@ -44,7 +46,7 @@ def _ids(param: Any) -> str:
 def test_every_chapter_with_exercises_is_covered() -> None:
     chapters = {ex.reference.__module__.rsplit(".", 1)[-1]
                 for ex in EXERCISES}
-    assert {"cap01", "cap02", "cap04", "cap05", "cap06"} <= chapters
+    assert {"cap01", "cap02", "cap03", "cap04", "cap05", "cap06"} <= chapters
 
 
 @pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
@@ -74,3 +76,27 @@ def test_unfinished_stub_is_explained(ex: Exercise) -> None:
     result = ex.evaluate(lambda *args, **kwargs: None)
     assert not result.ok
     assert "None" in result.message
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
+def test_cases_are_deterministic(ex: Exercise) -> None:
+    for case in ex.cases:
+        a = case.make(torch.Generator().manual_seed(3))
+        b = case.make(torch.Generator().manual_seed(3))
+        for x, y in zip(a, b, strict=True):
+            if torch.is_tensor(x):
+                assert torch.equal(x, y)
+            elif isinstance(x, (int, float, str, tuple, type(None))):
+                assert x == y
+            else:               # p. ej., un modelo de juguete: mismo tipo
+                assert type(x) is type(y)
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
+def test_hints_and_solution_print(ex: Exercise,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    ex.solution()
+    assert f"def {ex.function_name}(" in capsys.readouterr().out
+    assert 1 <= len(ex.hints) <= 4
+    ex.hint()
+    assert "💡 Pista 1/" in capsys.readouterr().out

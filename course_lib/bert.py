@@ -1,0 +1,579 @@
+"""BERT: codificador bidireccional, cabezas MLM y NSP, y clasificación.
+
+Libro: capítulo 3, «BERT».
+Artículo: Devlin et al. (2019), §3 (modelo y preentrenamiento) y §3.1
+(regla 80/10/10 del MLM).
+
+Normalización *post-LN* como en el Transformer original y en BERT:
+``x = LayerNorm(x + subcapa(x))``. GELU exacta (``erf``) y LayerNorm con
+eps 1e-12, como los *checkpoints* de Google. Los nombres de los parámetros
+son las claves de los *checkpoints* de Hugging Face
+(``bert.encoder.layer.0.attention.self.query.weight``…), así que
+``from_hf`` carga con ``strict=True`` tras tres arreglos documentados en
+``convert_hf_state_dict``.
+
+Máscara de atención de entrada (``attention_mask``): (B, T) con 1 en los
+tokens reales y 0 en el relleno, como en ``transformers``; dentro se
+convierte a la convención del libro (bool, True = «puede atender»).
+"""
+
+# Notación: B lote · T tokens · C canales · H cabezas · D = C // H
+#           V vocabulario · L capas
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from course_lib.attention import (
+    merge_heads,
+    scaled_dot_product_attention,
+    split_heads,
+)
+
+__all__ = [
+    "IGNORE_INDEX", "PRESETS", "BertConfig", "BertEmbeddings", "BertLayer",
+    "BertModel", "BertForPreTraining", "BertForSequenceClassification",
+    "BertOutput", "PreTrainingOutput", "convert_hf_state_dict",
+    "count_parameters", "from_hf", "init_weights", "mask_tokens",
+    "apply_mlm_masking",
+]
+
+IGNORE_INDEX = -100  # etiqueta de las posiciones sin pérdida (PyTorch/HF)
+
+
+@dataclass(frozen=True)
+class BertConfig:
+    """Hiperparámetros de BERT. Los nombres de HF entre paréntesis."""
+
+    vocab_size: int = 4000       # WordPiece entrenado sobre el Quijote
+    max_position: int = 64       # (max_position_embeddings)
+    type_vocab_size: int = 2     # segmentos A y B
+    n_layer: int = 2             # (num_hidden_layers)
+    n_head: int = 4              # (num_attention_heads)
+    n_embd: int = 128            # (hidden_size)
+    n_inner: int = 512           # (intermediate_size), suele ser 4·C
+    dropout: float = 0.1         # (hidden_dropout_prob)
+    attn_dropout: float = 0.1    # (attention_probs_dropout_prob)
+    ln_eps: float = 1e-12        # BERT usa 1e-12, no el 1e-5 de PyTorch
+    gelu_approx: str = "none"    # BERT: GELU exacta; "tanh" = gelu_new
+    pad_token_id: int = 0
+
+    def __post_init__(self) -> None:
+        for f in ("vocab_size", "max_position", "type_vocab_size",
+                  "n_layer", "n_head", "n_embd", "n_inner"):
+            if getattr(self, f) < 1:
+                raise ValueError(f"{f} debe ser >= 1; vale "
+                                 f"{getattr(self, f)}")
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd={self.n_embd} no es múltiplo de "
+                             f"n_head={self.n_head}")
+        for f in ("dropout", "attn_dropout"):
+            if not 0.0 <= getattr(self, f) < 1.0:
+                raise ValueError(f"{f} debe estar en [0, 1); vale "
+                                 f"{getattr(self, f)}")
+        if self.gelu_approx not in ("none", "tanh"):
+            raise ValueError("gelu_approx debe ser 'none' o 'tanh'; vale "
+                             f"{self.gelu_approx!r}")
+        if not 0 <= self.pad_token_id < self.vocab_size:
+            raise ValueError(f"pad_token_id={self.pad_token_id} fuera del "
+                             f"vocabulario (V={self.vocab_size})")
+
+    @classmethod
+    def preset(cls, name: str, **changes: object) -> BertConfig:
+        """Configuración con nombre (``PRESETS``), con cambios opcionales."""
+        if name not in PRESETS:
+            raise ValueError(f"preset desconocido {name!r}; opciones: "
+                             f"{sorted(PRESETS)}")
+        return replace(PRESETS[name], **changes)
+
+    @classmethod
+    def from_hf_config(cls, hf: object) -> BertConfig:
+        """Traduce un ``transformers.BertConfig``; rechaza lo que este
+        modelo no implementa (posiciones relativas, otras activaciones)."""
+        act = getattr(hf, "hidden_act", "gelu")
+        approx = {"gelu": "none", "gelu_new": "tanh",
+                  "gelu_pytorch_tanh": "tanh"}.get(act)
+        pos = getattr(hf, "position_embedding_type", "absolute")
+        if approx is None or pos != "absolute":
+            raise ValueError(
+                "solo se admiten hidden_act 'gelu' (o su aproximación "
+                "tanh) y posiciones absolutas; el checkpoint usa "
+                f"hidden_act={act!r}, position_embedding_type={pos!r}")
+        return cls(
+            vocab_size=hf.vocab_size,
+            max_position=hf.max_position_embeddings,
+            type_vocab_size=hf.type_vocab_size,
+            n_layer=hf.num_hidden_layers, n_head=hf.num_attention_heads,
+            n_embd=hf.hidden_size, n_inner=hf.intermediate_size,
+            dropout=hf.hidden_dropout_prob,
+            attn_dropout=hf.attention_probs_dropout_prob,
+            ln_eps=hf.layer_norm_eps, gelu_approx=approx,
+            pad_token_id=hf.pad_token_id or 0,
+        )
+
+
+PRESETS: dict[str, BertConfig] = {
+    # Diminuto y sin dropout: se preentrena menos de una época, así que
+    # no hay sobreajuste que regularizar (~0,8 M de parámetros).
+    "cpu": BertConfig(n_inner=256, max_position=48, dropout=0.0,
+                      attn_dropout=0.0),
+    "gpu": BertConfig(n_layer=4, n_embd=256, n_inner=1024, max_position=128),
+    "bert-base": BertConfig(vocab_size=30522, max_position=512, n_layer=12,
+                            n_head=12, n_embd=768, n_inner=3072),
+}
+
+
+# --- bloques ----------------------------------------------------------
+
+class BertEmbeddings(nn.Module):
+    """Token + posición (aprendida) + segmento, LayerNorm y *dropout*.
+
+    Artículo: Devlin et al. (2019), §3, figura 2. Entrada (B, T) enteros.
+    Salida (B, T, C).
+    """
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        C = config.n_embd
+        self.word_embeddings = nn.Embedding(config.vocab_size, C)
+        self.position_embeddings = nn.Embedding(config.max_position, C)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, C)
+        self.LayerNorm = nn.LayerNorm(C, eps=config.ln_eps)  # nombre de HF
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, input_ids: Tensor, token_type_ids: Tensor) -> Tensor:
+        T = input_ids.size(1)
+        positions = torch.arange(T, device=input_ids.device)  # (T,)
+        x = (self.word_embeddings(input_ids)                   # (B, T, C)
+             + self.token_type_embeddings(token_type_ids)      # (B, T, C)
+             + self.position_embeddings(positions))            # (T, C)
+        return self.dropout(self.LayerNorm(x))
+
+
+class BertSelfAttention(nn.Module):
+    """Proyecciones Q, K, V (``query``, ``key``, ``value``) y atención
+    escalada de ``course_lib.attention`` en H cabezas.
+
+    Entrada (B, T, C) y máscara (B, 1, 1, T). Salida (B, T, C) (cabezas
+    concatenadas, sin proyección de salida) y pesos (B, H, T, T).
+    """
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        C = config.n_embd
+        self.n_head, self.attn_dropout = config.n_head, config.attn_dropout
+        self.query = nn.Linear(C, C)
+        self.key = nn.Linear(C, C)
+        self.value = nn.Linear(C, C)
+
+    def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        q = split_heads(self.query(x), self.n_head)   # (B, H, T, D)
+        k = split_heads(self.key(x), self.n_head)     # (B, H, T, D)
+        v = split_heads(self.value(x), self.n_head)   # (B, H, T, D)
+        p = self.attn_dropout if self.training else 0.0
+        out, weights = scaled_dot_product_attention(q, k, v, mask,
+                                                    dropout_p=p)
+        return merge_heads(out), weights              # (B, T, C)
+
+
+class AddNorm(nn.Module):
+    """Proyección, *dropout*, residual y LayerNorm (post-LN):
+    ``LayerNorm(residual + dropout(dense(x)))``. HF lo llama ``…Output``.
+    """
+
+    def __init__(self, in_dim: int, config: BertConfig) -> None:
+        super().__init__()
+        self.dense = nn.Linear(in_dim, config.n_embd)
+        self.LayerNorm = nn.LayerNorm(config.n_embd, eps=config.ln_eps)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: Tensor, residual: Tensor) -> Tensor:
+        return self.LayerNorm(residual + self.dropout(self.dense(x)))
+
+
+class BertAttention(nn.Module):
+    """Autoatención + AddNorm. Los atributos se llaman ``self`` y
+    ``output`` porque así se llaman en el *checkpoint*."""
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.self = BertSelfAttention(config)
+        self.output = AddNorm(config.n_embd, config)
+
+    def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        context, weights = self.self(x, mask)
+        return self.output(context, x), weights
+
+
+class BertIntermediate(nn.Module):
+    """Primera mitad de la red *feed-forward*: C -> n_inner y GELU."""
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.dense = nn.Linear(config.n_embd, config.n_inner)
+        self.approximate = config.gelu_approx
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.gelu(self.dense(x), approximate=self.approximate)
+
+
+class BertLayer(nn.Module):
+    """Una capa del codificador, post-LN:
+
+    h = LN(x + Atención(x));  salida = LN(h + W₂·GELU(W₁·h)).
+    """
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.attention = BertAttention(config)
+        self.intermediate = BertIntermediate(config)
+        self.output = AddNorm(config.n_inner, config)
+
+    def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        h, weights = self.attention(x, mask)               # (B, T, C)
+        return self.output(self.intermediate(h), h), weights
+
+
+class BertEncoder(nn.Module):
+    """L capas apiladas (``encoder.layer.N`` en el *checkpoint*)."""
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.layer = nn.ModuleList(
+            [BertLayer(config) for _ in range(config.n_layer)])
+
+    def forward(self, x: Tensor, mask: Tensor
+                ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        all_weights = []
+        for layer in self.layer:
+            x, weights = layer(x, mask)
+            all_weights.append(weights)
+        return x, tuple(all_weights)
+
+
+class BertPooler(nn.Module):
+    """El estado de ``[CLS]`` (posición 0) por una capa densa y tanh."""
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.dense = nn.Linear(config.n_embd, config.n_embd)
+
+    def forward(self, hidden: Tensor) -> Tensor:
+        return torch.tanh(self.dense(hidden[:, 0]))        # (B, C)
+
+
+# --- modelos ----------------------------------------------------------
+
+class BertOutput(NamedTuple):
+    last_hidden_state: Tensor        # (B, T, C)
+    pooler_output: Tensor            # (B, C)
+    attentions: tuple[Tensor, ...]   # L × (B, H, T, T)
+
+
+class BertModel(nn.Module):
+    """El codificador: embeddings, L capas post-LN y *pooler*.
+
+    ``forward(input_ids, token_type_ids=None, attention_mask=None)``:
+    todos (B, T); segmentos por defecto 0, máscara por defecto todo 1.
+    """
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embeddings = BertEmbeddings(config)
+        self.encoder = BertEncoder(config)
+        self.pooler = BertPooler(config)
+
+    def forward(self, input_ids: Tensor, token_type_ids: Tensor | None = None,
+                attention_mask: Tensor | None = None) -> BertOutput:
+        token_type_ids, mask = self._check_inputs(
+            input_ids, token_type_ids, attention_mask)
+        x = self.embeddings(input_ids, token_type_ids)     # (B, T, C)
+        x, weights = self.encoder(x, mask)
+        return BertOutput(x, self.pooler(x), weights)
+
+    def _check_inputs(self, ids: Tensor, types: Tensor | None,
+                      attn: Tensor | None) -> tuple[Tensor, Tensor]:
+        """Valida las entradas; devuelve segmentos y máscara (B,1,1,T)."""
+        cfg = self.config
+        if not isinstance(ids, Tensor) or ids.dim() != 2 or (
+                ids.is_floating_point() or ids.dtype == torch.bool):
+            raise TypeError(
+                "input_ids debe ser un tensor de enteros (B, T); se recibió "
+                f"{getattr(ids, 'dtype', type(ids).__name__)} de forma "
+                f"{tuple(getattr(ids, 'shape', ()))}")
+        B, T = ids.shape
+        if T > cfg.max_position:
+            raise ValueError(f"la secuencia tiene T={T} tokens y el modelo "
+                             f"admite como máximo {cfg.max_position}")
+        if ids.numel() and (ids.min() < 0 or ids.max() >= cfg.vocab_size):
+            raise ValueError(
+                f"input_ids fuera del vocabulario [0, {cfg.vocab_size}): "
+                f"mínimo {ids.min().item()}, máximo {ids.max().item()}")
+        if types is None:
+            types = torch.zeros_like(ids)
+        elif types.shape != ids.shape or types.is_floating_point() or (
+                types.numel() and (types.min() < 0
+                                   or types.max() >= cfg.type_vocab_size)):
+            raise ValueError(
+                f"token_type_ids debe ser (B, T) = {(B, T)} con enteros en "
+                f"[0, {cfg.type_vocab_size}); se recibió "
+                f"{tuple(types.shape)} {types.dtype}")
+        if attn is None:
+            attn = torch.ones_like(ids)
+        if attn.shape != ids.shape or attn.is_floating_point():
+            raise ValueError(
+                f"attention_mask debe ser (B, T) = {(B, T)}, bool o entera "
+                f"(1 = token real, 0 = relleno); se recibió "
+                f"{tuple(attn.shape)} {attn.dtype}")
+        if not attn.any(dim=-1).all():
+            raise ValueError("cada secuencia necesita al menos un token "
+                             "real: attention_mask tiene una fila de ceros")
+        return types, attn.bool()[:, None, None, :]        # (B, 1, 1, T)
+
+
+class BertPredictionHeadTransform(nn.Module):
+    """Densa C -> C, GELU y LayerNorm antes de decodificar."""
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.dense = nn.Linear(config.n_embd, config.n_embd)
+        self.LayerNorm = nn.LayerNorm(config.n_embd, eps=config.ln_eps)
+        self.approximate = config.gelu_approx
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = F.gelu(self.dense(x), approximate=self.approximate)
+        return self.LayerNorm(x)
+
+
+class BertLMPredictionHead(nn.Module):
+    """Cabeza MLM: transformación y decodificador atado a los embeddings
+    de palabra E (V, C), con su propio sesgo ``bias`` (V,).
+    """
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.transform = BertPredictionHeadTransform(config)
+        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
+
+    def forward(self, hidden: Tensor, word_embeddings: Tensor) -> Tensor:
+        """hidden (..., C), word_embeddings (V, C) -> logits (..., V)."""
+        h = self.transform(hidden)                         # (..., C)
+        return F.linear(h, word_embeddings, self.bias)     # h·Eᵀ + b
+
+
+class BertPreTrainingHeads(nn.Module):
+    """``cls`` en el *checkpoint*: MLM (``predictions``) y NSP
+    (``seq_relationship``: 0 = B sigue a A, 1 = B es aleatoria)."""
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.predictions = BertLMPredictionHead(config)
+        self.seq_relationship = nn.Linear(config.n_embd, 2)
+
+
+class PreTrainingOutput(NamedTuple):
+    mlm_logits: Tensor               # (B, T, V)
+    nsp_logits: Tensor               # (B, 2)
+    attentions: tuple[Tensor, ...]   # L × (B, H, T, T)
+
+
+class BertForPreTraining(nn.Module):
+    """BERT con sus dos objetivos de preentrenamiento (MLM y NSP)."""
+
+    def __init__(self, config: BertConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.bert = BertModel(config)
+        self.cls = BertPreTrainingHeads(config)
+        self.apply(init_weights)
+
+    def mlm_logits(self, hidden: Tensor) -> Tensor:
+        """Logits (..., V) para estados (..., C): se puede pasar solo las
+        posiciones enmascaradas y ahorrar el 85 % del cálculo."""
+        return self.cls.predictions(
+            hidden, self.bert.embeddings.word_embeddings.weight)
+
+    def forward(self, input_ids: Tensor, token_type_ids: Tensor | None = None,
+                attention_mask: Tensor | None = None) -> PreTrainingOutput:
+        out = self.bert(input_ids, token_type_ids, attention_mask)
+        return PreTrainingOutput(
+            self.mlm_logits(out.last_hidden_state),
+            self.cls.seq_relationship(out.pooler_output), out.attentions)
+
+
+class BertForSequenceClassification(nn.Module):
+    """Clasificador sobre ``[CLS]``: *pooler* -> *dropout* -> lineal.
+
+    Devuelve logits (B, num_labels). Claves de HF: ``bert.*`` y
+    ``classifier.*``.
+    """
+
+    def __init__(self, config: BertConfig, num_labels: int = 2) -> None:
+        super().__init__()
+        if num_labels < 1:
+            raise ValueError(f"num_labels debe ser >= 1; vale {num_labels}")
+        self.config, self.num_labels = config, num_labels
+        self.bert = BertModel(config)
+        self.dropout = nn.Dropout(config.dropout)
+        self.classifier = nn.Linear(config.n_embd, num_labels)
+        self.apply(init_weights)
+
+    def forward(self, input_ids: Tensor, token_type_ids: Tensor | None = None,
+                attention_mask: Tensor | None = None) -> Tensor:
+        pooled = self.bert(input_ids, token_type_ids,
+                           attention_mask).pooler_output    # (B, C)
+        return self.classifier(self.dropout(pooled))        # (B, labels)
+
+
+def init_weights(module: nn.Module) -> None:
+    """Inicialización de BERT: normal(0, 0,02), sesgos a 0, LN a (1, 0)."""
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, std=0.02)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        nn.init.zeros_(module.bias)
+    if isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
+# --- pesos de Hugging Face --------------------------------------------
+
+def convert_hf_state_dict(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Claves de un *checkpoint* BERT de HF -> claves de este módulo.
+
+    1. ``LayerNorm.gamma/beta`` (checkpoints antiguos de TF) ->
+       ``LayerNorm.weight/bias``.
+    2. Se descarta ``embeddings.position_ids`` (índices 0..T-1, no es un
+       parámetro: aquí se crean con ``arange``).
+    3. ``cls.predictions.decoder.weight/bias`` se descartan tras comprobar
+       que están atados a ``word_embeddings`` y a ``cls.predictions.bias``.
+    """
+    out: dict[str, Tensor] = {}
+    decoder: dict[str, Tensor] = {}
+    for key, value in state.items():
+        key = key.replace("LayerNorm.gamma", "LayerNorm.weight")
+        key = key.replace("LayerNorm.beta", "LayerNorm.bias")
+        if key.endswith("embeddings.position_ids"):
+            continue
+        if key.startswith("cls.predictions.decoder."):
+            decoder[key.rsplit(".", 1)[1]] = value
+            continue
+        out[key] = value
+    if "bias" in decoder:
+        out.setdefault("cls.predictions.bias", decoder["bias"])
+    tied = {"weight": "bert.embeddings.word_embeddings.weight",
+            "bias": "cls.predictions.bias"}
+    for name, value in decoder.items():
+        if tied[name] in out and not torch.equal(value, out[tied[name]]):
+            raise ValueError(
+                f"cls.predictions.decoder.{name} no está atado a "
+                f"{tied[name]}; este modelo solo admite la cabeza MLM atada")
+    return out
+
+
+_FROM_HF = {
+    "BertModel": lambda cfg, hf: BertModel(cfg),
+    "BertForPreTraining": lambda cfg, hf: BertForPreTraining(cfg),
+    "BertForSequenceClassification":
+        lambda cfg, hf: BertForSequenceClassification(cfg, hf.num_labels),
+}
+
+
+@torch.no_grad()
+def from_hf(model: nn.Module) -> nn.Module:
+    """Copia un modelo BERT de ``transformers`` en el equivalente del curso
+    (``BertModel``, ``BertForPreTraining`` o
+    ``BertForSequenceClassification``), con ``strict=True``.
+
+    Conserva el modo (``train``/``eval``) del original.
+    """
+    name = type(model).__name__
+    if name not in _FROM_HF:
+        raise TypeError(f"from_hf admite {sorted(_FROM_HF)}; se recibió "
+                        f"{name}")
+    config = BertConfig.from_hf_config(model.config)
+    ours = _FROM_HF[name](config, model.config)
+    ours.load_state_dict(convert_hf_state_dict(model.state_dict()),
+                         strict=True)
+    return ours.train(model.training)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Número de parámetros distintos (los atados cuentan una vez)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+# --- objetivo MLM: la regla 80/10/10 ----------------------------------
+
+def apply_mlm_masking(
+    input_ids: Tensor, choose_noise: Tensor, kind_noise: Tensor,
+    random_ids: Tensor, *, mask_token_id: int, is_special: Tensor,
+    mlm_probability: float = 0.15,
+) -> tuple[Tensor, Tensor]:
+    """La regla del MLM con el ruido ya sorteado (determinista).
+
+    Se elige cada token no especial con probabilidad ``mlm_probability``
+    (``choose_noise < p``). De los elegidos, según ``kind_noise``: < 0,8 ->
+    ``[MASK]``; [0,8, 0,9) -> ``random_ids``; ≥ 0,9 -> se deja igual.
+    Todo (B, T). Devuelve ``(entradas, etiquetas)``: las etiquetas son el
+    token original en las posiciones elegidas e ``IGNORE_INDEX`` (-100) en
+    las demás, así la pérdida solo cuenta las elegidas.
+    """
+    chosen = (choose_noise < mlm_probability) & ~is_special   # (B, T)
+    labels = input_ids.masked_fill(~chosen, IGNORE_INDEX)
+    to_mask = chosen & (kind_noise < 0.8)
+    to_random = chosen & (kind_noise >= 0.8) & (kind_noise < 0.9)
+    inputs = input_ids.masked_fill(to_mask, mask_token_id)
+    inputs = torch.where(to_random, random_ids, inputs)
+    return inputs, labels
+
+
+def mask_tokens(
+    input_ids: Tensor, *, mask_token_id: int, vocab_size: int,
+    special_token_ids: tuple[int, ...] | list[int],
+    mlm_probability: float = 0.15, generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Enmascara un lote (B, T) para el MLM (Devlin et al., 2019, §3.1).
+
+    Nunca elige tokens especiales (``[CLS]``, ``[SEP]``, ``[PAD]``…, los de
+    ``special_token_ids``); los tokens aleatorios del 10 % se sortean entre
+    los no especiales. ``generator`` hace el sorteo reproducible. Devuelve
+    ``(entradas, etiquetas)`` con -100 donde no hay pérdida.
+    """
+    if not isinstance(input_ids, Tensor) or input_ids.is_floating_point() \
+            or input_ids.dtype == torch.bool:
+        raise TypeError(
+            "input_ids debe ser un tensor de enteros; se recibió "
+            f"{getattr(input_ids, 'dtype', type(input_ids).__name__)}")
+    if not 0.0 < mlm_probability < 1.0:
+        raise ValueError("mlm_probability debe estar en (0, 1); vale "
+                         f"{mlm_probability}")
+    special = torch.tensor(sorted(set(special_token_ids)), dtype=torch.long)
+    if mask_token_id not in special.tolist():
+        raise ValueError(f"mask_token_id={mask_token_id} debe estar entre "
+                         f"los especiales {special.tolist()}")
+    if special.min() < 0 or special.max() >= vocab_size:
+        raise ValueError(f"tokens especiales {special.tolist()} fuera del "
+                         f"vocabulario [0, {vocab_size})")
+    if input_ids.numel() and (input_ids.min() < 0
+                              or input_ids.max() >= vocab_size):
+        raise ValueError(f"input_ids fuera del vocabulario [0, {vocab_size})")
+    candidates = torch.ones(vocab_size, dtype=torch.bool)
+    candidates[special] = False
+    candidates = candidates.nonzero().squeeze(1)       # ids no especiales
+    shape, device = input_ids.shape, input_ids.device
+    choose = torch.rand(shape, generator=generator).to(device)
+    kind = torch.rand(shape, generator=generator).to(device)
+    pick = torch.randint(len(candidates), shape, generator=generator)
+    random_ids = candidates[pick].to(device=device, dtype=input_ids.dtype)
+    is_special = torch.isin(input_ids, special.to(device))
+    return apply_mlm_masking(
+        input_ids, choose, kind, random_ids, mask_token_id=mask_token_id,
+        is_special=is_special, mlm_probability=mlm_probability)
