@@ -167,3 +167,27 @@ def test_mae_digits_writes_a_table_the_book_can_show(tmp_path) -> None:
     for row in data["rows"]:
         assert not any(isinstance(v, (list, dict)) for v in row.values())
         assert 0.0 <= row["exactitud media"] <= 1.0
+
+
+def test_clip_shapes_writes_a_table_the_book_can_show(tmp_path) -> None:
+    import subprocess
+
+    out = tmp_path / "clip.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "clip_shapes.py"),
+         "--seeds", "0", "1", "--steps", "2", "--n-train", "256",
+         "--workers", "1", "--variants", "libro", "sin normalizar",
+         "--json", str(out)],
+        check=True, capture_output=True, text=True, cwd=tmp_path,
+        timeout=300)
+    assert "retenidas" in done.stdout and "sin normalizar" in done.stdout
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert {"title", "description"} <= set(data["metadata"])
+    assert len(data["metadata"]["runs"]) == 4          # 2 variantes × 2
+    assert [r["variante"] for r in data["rows"]] == ["libro",
+                                                     "sin normalizar"]
+    for row in data["rows"]:
+        assert not any(isinstance(v, (list, dict)) for v in row.values())
+        assert row["semillas"] == 2
+        for m in ("forma", "color", "retenidas"):
+            assert 0.0 <= row[f"{m}_min"] <= row[f"{m}_media"] <= 1.0

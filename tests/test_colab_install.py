@@ -128,6 +128,30 @@ try:
 except Exception as exc:
     fail("capítulo 2", exc)
 
+# Capítulo 3: BERT (el vocabulario del libro viaja con el paquete).
+try:
+    from course_lib import bert_data
+    from course_lib.bert import BertConfig, BertForPreTraining, mask_tokens
+
+    tok = bert_data.quijote_wordpiece()
+    assert tok.get_vocab_size() == 4000, tok.get_vocab_size()
+    enc = tok.encode("En un lugar de la Mancha", "no quiero acordarme")
+    ids = torch.tensor([enc.ids])
+    masked, labels = mask_tokens(
+        ids, mask_token_id=4, vocab_size=4000,
+        special_token_ids=[0, 1, 2, 3, 4],
+        generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    bert = BertForPreTraining(BertConfig.preset(
+        "cpu", vocab_size=4000, max_position=64)).eval()
+    with torch.no_grad():
+        out = bert(masked, torch.tensor([enc.type_ids]))
+    assert out[0].shape == (1, len(enc.ids), 4000), tuple(out[0].shape)
+    assert out[1].shape == (1, 2), tuple(out[1].shape)
+    report["checks"].append(f"BERT: {len(enc.ids)} tokens")
+except Exception as exc:
+    fail("capítulo 3", exc)
+
 # Capítulo 4: GPT (pérdida inicial ≈ ln V y generación reproducible).
 try:
     from course_lib.gpt import GPT, GPTConfig
@@ -163,6 +187,41 @@ try:
     report["checks"].append("ViT: (3, 10)")
 except Exception as exc:
     fail("capítulo 5", exc)
+
+# Capítulo 6: MAE (tapa el 75 % y reconstruye cada parche).
+try:
+    from course_lib.mae import MAE, MAEConfig
+
+    torch.manual_seed(0)
+    mae = MAE(MAEConfig()).eval()
+    digits = torch.rand(3, 1, 8, 8)
+    with torch.no_grad():
+        out = mae(digits, generator=torch.Generator().manual_seed(0))
+    assert out.is_masked.float().mean().item() == 0.75
+    assert out.pred.shape == (3, 16, 4), tuple(out.pred.shape)
+    report["checks"].append(f"MAE: pérdida {out.loss.item():.2f}")
+except Exception as exc:
+    fail("capítulo 6", exc)
+
+# Capítulo 7: CLIP (pérdida contrastiva y zero-shot sobre figuras).
+try:
+    from course_lib import shapes
+    from course_lib.clip import CLIP, contrastive_loss, zero_shot_classify
+
+    torch.manual_seed(0)
+    clip = CLIP().eval()
+    data = shapes.make_caption_data(4, seed=0, image_size=48)
+    ids, _ = shapes.WordTokenizer()(data.captions)
+    with torch.no_grad():
+        logits, _ = clip(data.images, ids)
+        probs = zero_shot_classify(clip, data.images,
+                                   ["un círculo", "una cruz"], ["{}"])
+    assert logits.shape == (4, 4) and probs.shape == (4, 2)
+    loss = contrastive_loss(logits).item()
+    assert abs(loss - math.log(4)) < 1.0, loss
+    report["checks"].append(f"CLIP: pérdida inicial {loss:.2f}")
+except Exception as exc:
+    fail("capítulo 7", exc)
 
 # Cada módulo de ejercicios capNN: cada ejercicio acepta su solución.
 import course_lib.exercises as exercises_pkg
@@ -307,8 +366,8 @@ def test_course_lib_smoke_in_fresh_env(colab_env: dict) -> None:
     assert "course_lib.attention" in report["modules"]
     assert any(e.startswith("cap01.") for e in report["exercises"])
     # una comprobación por capítulo publicado con punto de entrada propio
-    for name in ("MultiHeadAttention", "Transformer.greedy_decode", "GPT",
-                 "ViT"):
+    for name in ("MultiHeadAttention", "Transformer.greedy_decode", "BERT",
+                 "GPT", "ViT", "MAE", "CLIP"):
         assert any(c.startswith(name) for c in report["checks"]), name
     print(f"\nMódulos: {len(report['modules'])}; ejercicios: "
           f"{len(report['exercises'])}; {report['checks']}; "

@@ -1,0 +1,440 @@
+"""CLIP: un codificador de imágenes y uno de texto en un espacio común,
+entrenados con la pérdida contrastiva simétrica.
+
+Libro: capítulo 7, «CLIP y la clasificación *zero-shot*».
+Artículo: Radford et al. (2021), §2.3 (pérdida, figura 3) y §3.1
+(*zero-shot*, plantillas y ensamblado de *prompts*).
+
+Flujo: imagen (B, 3, S, S) → normalización por canal (como hace
+``CLIPImageProcessor``) → ViT del capítulo 5 → token de clase →
+``visual_projection``; texto (B, T) → Transformer causal →
+estado del token ``<eos>`` → ``text_projection``. Los dos vectores se
+normalizan (norma L2 = 1) y sus productos escalares, multiplicados por
+``exp(logit_scale)`` (la inversa de la temperatura), son los *logits*.
+
+Nombres de parámetros: el codificador de texto usa las claves de
+``transformers.CLIPTextModel`` (``embeddings.token_embedding``,
+``encoder.layers.N.self_attn.q_proj``, ``mlp.fc1``, ``final_layer_norm``);
+el de imágenes es el ``ViT`` del capítulo 5 (claves de HF ViT).
+"""
+
+# Notación: B lote · T tokens de texto · D anchura de un codificador
+#           E dimensión del espacio común · K clases · P plantillas
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from course_lib.attention import MultiHeadAttention, causal_mask
+from course_lib.shapes import WordTokenizer
+from course_lib.utils import progress_bar
+from course_lib.vit import (
+    ViT,
+    ViTConfig,
+    check_images,
+    init_weights,
+    make_activation,
+)
+
+
+def contrastive_loss(logits_per_image: Tensor) -> Tensor:
+    """Pérdida contrastiva simétrica (InfoNCE en los dos sentidos).
+
+    logits_per_image: (B, B); la fila i compara la imagen i con los B
+    textos y la pareja correcta está en la diagonal. Es la media de la
+    entropía cruzada imagen→texto (filas) y texto→imagen (columnas).
+    """
+    if not isinstance(logits_per_image, Tensor):
+        raise TypeError("logits_per_image debe ser un torch.Tensor (B, B); "
+                        f"se recibió {type(logits_per_image).__name__}")
+    if (logits_per_image.dim() != 2
+            or logits_per_image.size(0) != logits_per_image.size(1)):
+        raise ValueError("logits_per_image debe ser una matriz cuadrada "
+                         "(B, B), una fila por imagen y una columna por "
+                         f"texto; se recibió {tuple(logits_per_image.shape)}")
+    if not logits_per_image.is_floating_point():
+        raise TypeError("logits_per_image debe ser flotante; se recibió "
+                        f"dtype={logits_per_image.dtype}")
+    labels = torch.arange(logits_per_image.size(0),
+                          device=logits_per_image.device)  # (B,)
+    loss_images = F.cross_entropy(logits_per_image, labels)
+    loss_texts = F.cross_entropy(logits_per_image.T, labels)
+    return (loss_images + loss_texts) / 2
+
+
+# --- codificador de texto ---------------------------------------------
+
+@dataclass(frozen=True)
+class CLIPTextConfig:
+    """Codificador de texto; nombres de ``transformers.CLIPTextConfig``."""
+
+    vocab_size: int = 65                # WordTokenizer de course_lib.shapes
+    max_position_embeddings: int = 24   # T máximo
+    hidden_size: int = 64
+    num_hidden_layers: int = 2
+    num_attention_heads: int = 4
+    intermediate_size: int = 128
+    layer_norm_eps: float = 1e-5        # CLIP: 1e-5
+    hidden_act: str = "quick_gelu"      # CLIP usa QuickGELU
+    eos_token_id: int = 3               # se agrupa en el primer <eos>
+
+    def __post_init__(self) -> None:
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(f"hidden_size={self.hidden_size} no es múltiplo"
+                             f" de num_attention_heads="
+                             f"{self.num_attention_heads}")
+
+
+class CLIPMLP(nn.Module):
+    """fc1 → activación → fc2 (claves ``mlp.fc1``, ``mlp.fc2``)."""
+
+    def __init__(self, dim: int, hidden: int, act: str) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.activation_fn = make_activation(act)
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc2(self.activation_fn(self.fc1(x)))
+
+
+class CLIPTextLayer(nn.Module):
+    """Bloque *pre-norm* con autoatención causal (como GPT-2)."""
+
+    def __init__(self, config: CLIPTextConfig) -> None:
+        super().__init__()
+        D, eps = config.hidden_size, config.layer_norm_eps
+        self.layer_norm1 = nn.LayerNorm(D, eps=eps)
+        self.self_attn = MultiHeadAttention(D, config.num_attention_heads)
+        self.layer_norm2 = nn.LayerNorm(D, eps=eps)
+        self.mlp = CLIPMLP(D, config.intermediate_size, config.hidden_act)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        x = x + self.self_attn(self.layer_norm1(x), mask=mask)  # (B, T, D)
+        return x + self.mlp(self.layer_norm2(x))                # (B, T, D)
+
+
+class CLIPTextEmbeddings(nn.Module):
+    """Token + posición aprendida: (B, T) -> (B, T, D)."""
+
+    def __init__(self, config: CLIPTextConfig) -> None:
+        super().__init__()
+        D = config.hidden_size
+        self.token_embedding = nn.Embedding(config.vocab_size, D)
+        self.position_embedding = nn.Embedding(
+            config.max_position_embeddings, D)
+
+    def forward(self, input_ids: Tensor) -> Tensor:
+        positions = torch.arange(input_ids.size(1), device=input_ids.device)
+        return self.token_embedding(input_ids) + self.position_embedding(
+            positions)  # (B, T, D)
+
+
+class CLIPTextEncoder(nn.Module):
+    """Pila de ``CLIPTextLayer`` (clave ``encoder.layers``)."""
+
+    def __init__(self, config: CLIPTextConfig) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(
+            [CLIPTextLayer(config) for _ in range(config.num_hidden_layers)])
+
+
+class CLIPTextTransformer(nn.Module):
+    """(B, T) ids -> (B, D): el estado final en el primer ``<eos>``.
+
+    La máscara causal hace que el relleno tras ``<eos>`` no influya: el
+    token ``<eos>`` solo ve lo anterior. Mismas claves y mismo resultado
+    que ``transformers.CLIPTextModel`` (prueba en ``tests/test_clip.py``).
+    """
+
+    def __init__(self, config: CLIPTextConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embeddings = CLIPTextEmbeddings(config)
+        self.encoder = CLIPTextEncoder(config)
+        self.final_layer_norm = nn.LayerNorm(config.hidden_size,
+                                             eps=config.layer_norm_eps)
+
+    def forward(self, input_ids: Tensor) -> Tensor:
+        if not isinstance(input_ids, Tensor) or input_ids.dim() != 2 or (
+                input_ids.is_floating_point()):
+            raise ValueError("input_ids debe ser un tensor de enteros (B, T);"
+                             " se recibió "
+                             f"{getattr(input_ids, 'shape', input_ids)!r}")
+        T = input_ids.size(1)
+        if T > self.config.max_position_embeddings:
+            raise ValueError(f"texto de {T} tokens; el máximo es "
+                             f"{self.config.max_position_embeddings}")
+        is_eos = input_ids == self.config.eos_token_id  # (B, T)
+        if not is_eos.any(dim=1).all():
+            raise ValueError("cada texto debe contener el token <eos> (id "
+                             f"{self.config.eos_token_id}); usa el "
+                             "tokenizador del libro")
+        x = self.embeddings(input_ids)                       # (B, T, D)
+        mask = causal_mask(T, device=input_ids.device)       # (T, T)
+        for layer in self.encoder.layers:
+            x = layer(x, mask)
+        x = self.final_layer_norm(x)
+        eos = is_eos.int().argmax(dim=1)                     # (B,) primero
+        return x[torch.arange(x.size(0)), eos]               # (B, D)
+
+
+# --- el modelo ---------------------------------------------------------
+
+# Media y desviación típica por canal de los píxeles de ``course_lib.shapes``
+# (fondo casi negro: valores pequeños). CLIP normaliza con las de su
+# corpus; sin normalizar, la proyección de los parches recibe entradas de
+# escala ~0,1 y el ViT tarda mucho más en ver la forma.
+SHAPES_MEAN = (0.069, 0.065, 0.080)
+SHAPES_STD = (0.117, 0.092, 0.085)
+
+
+def _vision_default() -> ViTConfig:
+    # 48 px y parches de 16: cada parche es exactamente una celda de la
+    # rejilla 3 × 3 de ``shapes``, así que cada figura cae entera en un
+    # parche (con 32 px y parches de 8, la figura se parte entre 2-4
+    # parches en posiciones variables y la forma casi no se aprende).
+    return ViTConfig(image_size=48, patch_size=16, num_channels=3,
+                     hidden_size=64, num_hidden_layers=2,
+                     num_attention_heads=4, intermediate_size=128,
+                     num_labels=0, hidden_act="quick_gelu",
+                     layer_norm_eps=1e-5)
+
+
+@dataclass(frozen=True)
+class CLIPConfig:
+    """Los dos codificadores, la dimensión común y la temperatura."""
+
+    vision: ViTConfig = field(default_factory=_vision_default)
+    text: CLIPTextConfig = field(default_factory=CLIPTextConfig)
+    projection_dim: int = 64                         # E
+    logit_scale_init: float = math.log(1 / 0.07)     # τ inicial = 0,07
+    max_logit_scale: float = 100.0                   # tope de exp(escala)
+    learn_logit_scale: bool = True
+    image_mean: tuple[float, ...] = SHAPES_MEAN      # por canal
+    image_std: tuple[float, ...] = SHAPES_STD
+
+    def __post_init__(self) -> None:
+        C = self.vision.num_channels
+        if len(self.image_mean) != C or len(self.image_std) != C:
+            raise ValueError(f"image_mean e image_std necesitan {C} valores "
+                             f"(uno por canal); se recibieron "
+                             f"{len(self.image_mean)} y {len(self.image_std)}")
+        if min(self.image_std) <= 0:
+            raise ValueError("image_std debe ser positiva; se recibió "
+                             f"{self.image_std}")
+        if self.vision.num_labels:
+            raise ValueError("el ViT de CLIP no lleva cabeza: num_labels=0;"
+                             f" se recibió {self.vision.num_labels}")
+        if self.projection_dim < 1 or self.max_logit_scale <= 0:
+            raise ValueError("projection_dim y max_logit_scale deben ser "
+                             "positivos")
+
+
+class CLIP(nn.Module):
+    """Codificadores duales + proyecciones + temperatura aprendida.
+
+    ``forward(images, input_ids)`` devuelve ``logits_per_image`` (B, B):
+    fila = imagen, columna = texto; ``logits_per_text`` es su traspuesta.
+    """
+
+    def __init__(self, config: CLIPConfig | None = None) -> None:
+        super().__init__()
+        config = config or CLIPConfig()
+        self.config = config
+        self.vision_model = ViT(config.vision)
+        self.text_model = CLIPTextTransformer(config.text)
+        E = config.projection_dim
+        self.visual_projection = nn.Linear(config.vision.hidden_size, E,
+                                           bias=False)
+        self.text_projection = nn.Linear(config.text.hidden_size, E,
+                                         bias=False)
+        self.text_model.apply(init_weights)
+        nn.init.normal_(self.text_model.embeddings.token_embedding.weight,
+                        std=0.02)
+        nn.init.normal_(self.text_model.embeddings.position_embedding.weight,
+                        std=0.01)
+        self.logit_scale = nn.Parameter(
+            torch.tensor(config.logit_scale_init),
+            requires_grad=config.learn_logit_scale)
+        # Constantes, no parámetros: fuera del state_dict.
+        self.register_buffer("pixel_mean", torch.tensor(
+            config.image_mean).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(
+            config.image_std).view(1, -1, 1, 1), persistent=False)
+
+    def encode_image(self, images: Tensor, *, normalize: bool = True
+                     ) -> Tensor:
+        """(B, 3, S, S) en [0, 1] -> (B, E), de norma 1 si ``normalize``."""
+        v = self.config.vision
+        check_images(images, patch_size=v.patch_size,
+                     num_channels=v.num_channels, image_size=v.image_size)
+        images = (images - self.pixel_mean) / self.pixel_std    # (B, 3, S, S)
+        features = self.vision_model.forward_features(images)  # (B, N+1, D)
+        z = self.visual_projection(self.vision_model.pool(features))
+        return F.normalize(z, dim=-1) if normalize else z
+
+    def encode_text(self, input_ids: Tensor, *, normalize: bool = True
+                    ) -> Tensor:
+        """(B, T) -> (B, E), de norma 1 si ``normalize``."""
+        z = self.text_projection(self.text_model(input_ids))
+        return F.normalize(z, dim=-1) if normalize else z
+
+    def scale(self) -> Tensor:
+        """exp(logit_scale) = 1/τ, con tope ``max_logit_scale`` (100)."""
+        return self.logit_scale.exp().clamp(max=self.config.max_logit_scale)
+
+    def forward(self, images: Tensor, input_ids: Tensor
+                ) -> tuple[Tensor, Tensor]:
+        if images.size(0) != input_ids.size(0):
+            raise ValueError("se necesita una imagen por texto; se "
+                             f"recibieron {images.size(0)} imágenes y "
+                             f"{input_ids.size(0)} textos")
+        img = self.encode_image(images)                       # (B, E)
+        txt = self.encode_text(input_ids)                     # (B, E)
+        logits_per_image = self.scale() * img @ txt.T         # (B, B)
+        return logits_per_image, logits_per_image.T
+
+
+# --- uso: recuperación y clasificación zero-shot ------------------------
+
+@torch.no_grad()
+def encode_texts(model: CLIP, texts: Sequence[str], *,
+                 tokenizer: WordTokenizer | None = None,
+                 batch_size: int = 512) -> Tensor:
+    """Textos -> (n, E) normalizados, por lotes."""
+    tokenizer = tokenizer or WordTokenizer()
+    model.eval()
+    device = model.logit_scale.device
+    out = [model.encode_text(
+               tokenizer(list(texts[i:i + batch_size]))[0].to(device))
+           for i in range(0, len(texts), batch_size)]
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def encode_images(model: CLIP, images: Tensor, *,
+                  batch_size: int = 512) -> Tensor:
+    """Imágenes (n, 3, S, S) -> (n, E) normalizadas, por lotes."""
+    model.eval()
+    return torch.cat([model.encode_image(images[i:i + batch_size])
+                      for i in range(0, len(images), batch_size)])
+
+
+def recall_at_k(similarity: Tensor, k: int) -> float:
+    """Fracción de filas cuya pareja (la diagonal) está entre sus k
+    columnas más parecidas. Imagen→texto: ``similarity``; texto→imagen:
+    ``similarity.T``."""
+    if similarity.dim() != 2 or similarity.size(0) != similarity.size(1):
+        raise ValueError("similarity debe ser cuadrada (n, n); se recibió "
+                         f"{tuple(similarity.shape)}")
+    if not 1 <= k <= similarity.size(1):
+        raise ValueError(f"k debe estar entre 1 y {similarity.size(1)}; "
+                         f"se recibió {k}")
+    top = similarity.topk(k, dim=1).indices                  # (n, k)
+    target = torch.arange(similarity.size(0))[:, None]       # (n, 1)
+    return (top == target).any(dim=1).float().mean().item()
+
+
+@torch.no_grad()
+def class_embeddings(model: CLIP, class_names: Sequence[str],
+                     templates: Sequence[str], *,
+                     tokenizer: WordTokenizer | None = None) -> Tensor:
+    """Un vector por clase: la media (renormalizada) de los textos de sus
+    P plantillas (*prompt ensembling*, Radford et al. 2021, §3.1.4).
+    Devuelve (K, E)."""
+    if isinstance(class_names, str) or isinstance(templates, str):
+        raise TypeError("class_names y templates deben ser listas de "
+                        "textos, no un único str")
+    if not class_names or not templates:
+        raise ValueError("se necesitan al menos una clase y una plantilla")
+    bad = [t for t in templates if t.count("{}") != 1]
+    if bad:
+        raise ValueError("cada plantilla debe contener «{}» exactamente "
+                         f"una vez (donde va la clase); no lo cumplen {bad}")
+    texts = [t.format(c) for c in class_names for t in templates]
+    z = encode_texts(model, texts, tokenizer=tokenizer)       # (K·P, E)
+    z = z.view(len(class_names), len(templates), -1).mean(1)  # (K, E)
+    return F.normalize(z, dim=-1)
+
+
+@torch.no_grad()
+def zero_shot_classify(model: CLIP, images: Tensor,
+                       class_names: Sequence[str],
+                       templates: Sequence[str] = ("{}",), *,
+                       tokenizer: WordTokenizer | None = None) -> Tensor:
+    """Clasifica sin entrenar un clasificador: cada clase es un texto.
+
+    Devuelve las probabilidades (B, K) = softmax(escala · imagen·claseᵀ);
+    la predicción es ``probs.argmax(-1)``. ``class_names`` son sintagmas
+    completos («un triángulo verde») y ``templates`` frases con «{}»
+    («hay {}»); con varias plantillas se promedian sus vectores.
+    """
+    if not isinstance(images, Tensor) or images.dim() != 4:
+        raise ValueError("images debe ser un tensor (B, 3, S, S); se "
+                         f"recibió {getattr(images, 'shape', images)!r}")
+    classes = class_embeddings(model, class_names, templates,
+                               tokenizer=tokenizer)           # (K, E)
+    img = encode_images(model, images)                        # (B, E)
+    return (model.scale() * img @ classes.T).softmax(dim=-1)  # (B, K)
+
+
+# --- entrenamiento -----------------------------------------------------
+
+@dataclass
+class CLIPHistory:
+    """Pérdida y exp(logit_scale) por paso."""
+
+    loss: list[float] = field(default_factory=list)
+    scale: list[float] = field(default_factory=list)
+
+
+def train_clip(model: CLIP, images: Tensor, captions: Sequence[str], *,
+               steps: int, batch_size: int = 128, lr: float = 2e-3,
+               weight_decay: float = 0.05,
+               generator: torch.Generator | None = None,
+               tokenizer: WordTokenizer | None = None,
+               progress: bool = True, desc: str = "CLIP") -> CLIPHistory:
+    """Entrena con AdamW y la pérdida contrastiva sobre lotes aleatorios
+    sin repetición; tasa de aprendizaje con calentamiento y coseno."""
+    if len(images) != len(captions):
+        raise ValueError(f"hay {len(images)} imágenes y {len(captions)} "
+                         "descripciones; deben ser pares")
+    if steps < 1 or not 2 <= batch_size <= len(images):
+        raise ValueError(f"steps >= 1 y 2 <= batch_size <= {len(images)}; "
+                         f"se recibieron {steps} y {batch_size}")
+    tokenizer = tokenizer or WordTokenizer()
+    ids, _ = tokenizer(list(captions))                        # (n, T)
+    decay = [p for n, p in model.named_parameters()
+             if p.dim() >= 2 and "embedding" not in n]
+    rest = [p for n, p in model.named_parameters()
+            if not (p.dim() >= 2 and "embedding" not in n)]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": weight_decay},
+         {"params": rest, "weight_decay": 0.0}], lr=lr)
+    warmup = max(1, steps // 10)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(
+        (s + 1) / warmup, 0.5 * (1 + math.cos(math.pi * s / steps))))
+    history = CLIPHistory()
+    model.train()
+    for _ in progress_bar(range(steps), desc=desc, disable=not progress):
+        # Los índices se sortean en la CPU (el generador vive allí) y
+        # viajan al dispositivo de cada tensor.
+        idx = torch.randperm(len(images), generator=generator)[:batch_size]
+        logits, _ = model(images[idx.to(images.device)],
+                          ids[idx].to(images.device))
+        loss = contrastive_loss(logits)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        history.loss.append(loss.item())
+        history.scale.append(model.scale().item())
+    model.eval()
+    return history

@@ -1,0 +1,509 @@
+"""Figuras de colores con descripciones en castellano: un conjunto de datos
+multimodal sintético, sembrado y sin descargas.
+
+Libro: capítulos 7 (CLIP) y 8 (fusión multimodal).
+
+Cada imagen (3, S, S) tiene de 1 a 3 figuras (círculo, cuadrado,
+triángulo, estrella, cruz) de 6 colores y 2 tamaños, en una rejilla de
+3 × 3 posiciones. Las descripciones concuerdan en género y número («un
+triángulo rojo pequeño», «una estrella roja pequeña», «un gran círculo»).
+Algunas combinaciones forma-color (``HELD_OUT``) no aparecen nunca en el
+entrenamiento de CLIP: sirven para medir si el modelo compone o memoriza.
+"""
+
+# Notación: B lote · T palabras · S lado de la imagen en píxeles
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+from torch import Tensor
+
+# forma -> (género, plural)
+SHAPES: dict[str, tuple[str, str]] = {
+    "círculo": ("m", "círculos"), "cuadrado": ("m", "cuadrados"),
+    "triángulo": ("m", "triángulos"), "estrella": ("f", "estrellas"),
+    "cruz": ("f", "cruces"),
+}
+# color (forma masculina) -> (RGB, femenino)
+COLOURS: dict[str, tuple[tuple[float, float, float], str]] = {
+    "rojo": ((0.90, 0.12, 0.12), "roja"),
+    "verde": ((0.15, 0.80, 0.20), "verde"),
+    "azul": ((0.20, 0.40, 1.00), "azul"),
+    "amarillo": ((0.95, 0.90, 0.10), "amarilla"),
+    "morado": ((0.65, 0.25, 0.85), "morada"),
+    "naranja": ((1.00, 0.55, 0.05), "naranja"),
+}
+SIZES = {"pequeño": (0.55, "pequeña"), "grande": (1.0, "grande")}
+POSITIONS = (
+    "arriba a la izquierda", "arriba", "arriba a la derecha",
+    "a la izquierda", "en el centro", "a la derecha",
+    "abajo a la izquierda", "abajo", "abajo a la derecha",
+)
+SHAPE_NAMES, COLOUR_NAMES = tuple(SHAPES), tuple(COLOURS)
+# Una combinación por forma, con colores distintos: nunca en entrenamiento.
+HELD_OUT = frozenset({("triángulo", "verde"), ("círculo", "amarillo"),
+                      ("cuadrado", "morado"), ("estrella", "azul"),
+                      ("cruz", "rojo")})
+ANSWERS = ("no", "sí")
+_RELATIONS = ("a la izquierda", "a la derecha", "encima", "debajo")
+_BACKGROUND = (0.05, 0.05, 0.07)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """Una figura: forma, color, tamaño y celda (fila, columna) 0..2."""
+
+    shape: str
+    colour: str
+    size: str
+    row: int
+    col: int
+
+    @property
+    def position(self) -> str:
+        return POSITIONS[3 * self.row + self.col]
+
+
+# --- concordancia ------------------------------------------------------
+
+def _feminine(shape: str) -> bool:
+    if shape not in SHAPES:
+        raise ValueError(f"forma desconocida {shape!r}; se esperaba una de "
+                         f"{SHAPE_NAMES}")
+    return SHAPES[shape][0] == "f"
+
+
+def colour_word(colour: str, *, feminine: bool) -> str:
+    """«rojo» → «roja» si el sustantivo es femenino."""
+    if colour not in COLOURS:
+        raise ValueError(f"color desconocido {colour!r}; se esperaba uno de "
+                         f"{COLOUR_NAMES}")
+    return COLOURS[colour][1] if feminine else colour
+
+
+def plural(word: str) -> str:
+    """Plural de un sustantivo o adjetivo de este vocabulario: «rojo» →
+    «rojos», «azul» → «azules», «cruz» → «cruces»."""
+    if word.endswith("z"):
+        return word[:-1] + "ces"
+    return word + ("s" if word[-1] in "aeiouáéó" else "es")
+
+
+_NUMBERS = {2: "dos", 3: "tres"}
+
+
+def noun_phrase(shape: str | None, colour: str | None = None,
+                size: str | None = None, *, definite: bool = False,
+                size_first: bool = False, count: int = 1) -> str:
+    """Sintagma nominal concordado: «un triángulo verde», «la estrella
+    roja», «una gran cruz azul», «dos estrellas rojas» (``count=2``). Sin
+    forma, el sustantivo es «figura»."""
+    fem = True if shape is None else _feminine(shape)
+    if count != 1:
+        if count not in _NUMBERS or definite or size_first:
+            raise ValueError("count admite 1, 2 o 3, sin artículo definido"
+                             f" ni tamaño antepuesto; se recibió {count!r}")
+        words = [_NUMBERS[count], SHAPES[shape][1] if shape else "figuras"]
+        if colour is not None:
+            words.append(plural(colour_word(colour, feminine=fem)))
+        if size is not None:
+            words.append(plural(noun_phrase("cruz" if fem else "cuadrado",
+                                            size=size).split()[-1]))
+        return " ".join(words)
+    article = ("la" if fem else "el") if definite else (
+        "una" if fem else "un")
+    words = [article]
+    size_word = None
+    if size is not None:
+        if size not in SIZES:
+            raise ValueError(f"tamaño desconocido {size!r}; se esperaba "
+                             f"uno de {tuple(SIZES)}")
+        size_word = SIZES[size][1] if fem else size
+    if size_word and size_first:   # antepuesto: «gran», «pequeña»
+        words.append("gran" if size == "grande" else size_word)
+    words.append(shape or "figura")
+    if colour is not None:
+        words.append(colour_word(colour, feminine=fem))
+    if size_word and not size_first:
+        words.append(size_word)
+    return " ".join(words)
+
+
+def caption(fig: Figure, rng: np.random.Generator) -> str:
+    """Una descripción de ``fig`` elegida entre varias plantillas; a veces
+    parcial (sin forma, sin color o sin tamaño), como el texto alternativo
+    de la web."""
+    pos = fig.position
+    full = noun_phrase(fig.shape, fig.colour, fig.size)
+    options = [
+        f"{full} {pos}", f"hay {full} {pos}", f"{pos} hay {full}",
+        f"{noun_phrase(fig.shape, fig.colour, fig.size, size_first=True)}"
+        f" {pos}",
+        noun_phrase(fig.shape, fig.colour),
+        f"{noun_phrase(None, fig.colour, fig.size)} {pos}",
+        f"{noun_phrase(fig.shape, None, fig.size)} {pos}",
+        f"hay {noun_phrase(fig.shape, fig.colour)}",
+    ]
+    weights = np.array([3, 2, 2, 1, 1, 1, 1, 1], dtype=float)
+    return options[rng.choice(len(options), p=weights / weights.sum())]
+
+
+def full_caption(fig: Figure) -> str:
+    """La descripción completa y canónica: «un triángulo rojo pequeño
+    arriba a la izquierda» (la que aprende el subtitulador del cap. 8)."""
+    return f"{noun_phrase(fig.shape, fig.colour, fig.size)} {fig.position}"
+
+
+def describe(figures: list[Figure]) -> str:
+    """Describe una imagen de varias figuras; las iguales (forma y color)
+    se agrupan en plural: «dos círculos rojos y una cruz azul arriba»."""
+    groups: dict[tuple[str, str], list[Figure]] = {}
+    for f in figures:
+        groups.setdefault((f.shape, f.colour), []).append(f)
+    parts = []
+    for (shape, colour), figs in groups.items():
+        if len(figs) == 1:
+            parts.append(f"{noun_phrase(shape, colour)} {figs[0].position}")
+        else:
+            parts.append(noun_phrase(shape, colour, count=len(figs)))
+    if not parts:
+        raise ValueError("se necesita al menos una figura")
+    return parts[0] if len(parts) == 1 else (
+        ", ".join(parts[:-1]) + " y " + parts[-1])
+
+
+# --- dibujo ------------------------------------------------------------
+
+def _polygon(shape: str, cx: float, cy: float, r: float) -> list:
+    if shape == "triángulo":
+        angles = np.pi / 2 + 2 * np.pi * np.arange(3) / 3
+        radii = np.full(3, 1.15 * r)
+    elif shape == "estrella":
+        angles = np.pi / 2 + np.pi * np.arange(10) / 5
+        radii = np.where(np.arange(10) % 2 == 0, 1.2 * r, 0.5 * r)
+    else:  # cruz: 12 vértices de un signo «+»
+        a, b = r, 0.38 * r
+        pts = [(-b, -a), (b, -a), (b, -b), (a, -b), (a, b), (b, b),
+               (b, a), (-b, a), (-b, b), (-a, b), (-a, -b), (-b, -b)]
+        return [(cx + x, cy + y) for x, y in pts]
+    # el eje y de la imagen apunta hacia abajo: restamos el seno
+    return [(cx + q * np.cos(t), cy - q * np.sin(t))
+            for q, t in zip(radii, angles, strict=True)]
+
+
+@lru_cache(maxsize=1024)
+def _mask(shape: str, size: str, row: int, col: int,
+          image_size: int) -> np.ndarray:
+    """Silueta (S, S) en [0, 1] de una figura, dibujada a 4× y reducida
+    (antialiasing). Se guarda en caché: hay solo 5 · 2 · 9 por tamaño."""
+    k = 4
+    side = image_size * k
+    canvas = Image.new("L", (side, side), 0)
+    draw = ImageDraw.Draw(canvas)
+    cell = side / 3
+    cx, cy = (col + 0.5) * cell, (row + 0.5) * cell
+    r = SIZES[size][0] * 0.42 * cell
+    if shape == "círculo":
+        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=255)
+    elif shape == "cuadrado":
+        s = 0.85 * r
+        draw.rectangle([cx - s, cy - s, cx + s, cy + s], fill=255)
+    else:
+        draw.polygon(_polygon(shape, cx, cy, r), fill=255)
+    small = canvas.resize((image_size, image_size), Image.Resampling.BOX)
+    mask = np.asarray(small, dtype=np.float32) / 255.0
+    mask.setflags(write=False)
+    return mask
+
+
+def _shift(mask: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """Desplaza la silueta ``dy``, ``dx`` píxeles rellenando con ceros."""
+    out = np.zeros_like(mask)
+    S = mask.shape[0]
+    out[max(dy, 0):S + min(dy, 0), max(dx, 0):S + min(dx, 0)] = mask[
+        max(-dy, 0):S + min(-dy, 0), max(-dx, 0):S + min(-dx, 0)]
+    return out
+
+
+def render(figures: list[Figure], *, image_size: int = 32,
+           rng: np.random.Generator | None = None,
+           pixel_noise: float = 0.02) -> np.ndarray:
+    """Dibuja las figuras sobre fondo oscuro: (3, S, S) float32 en [0, 1].
+
+    ``rng`` añade un leve ruido de color, un desplazamiento de ±1 píxel
+    por figura y ruido de píxel. Las figuras posteriores tapan a las
+    anteriores.
+    """
+    rng = rng or np.random.default_rng(0)
+    x = np.empty((3, image_size, image_size), dtype=np.float32)
+    x[:] = np.array(_BACKGROUND, dtype=np.float32)[:, None, None]
+    for f in figures:
+        rgb = np.clip(np.array(COLOURS[f.colour][0])
+                      + rng.normal(0, 0.04, 3), 0, 1).astype(np.float32)
+        dy, dx = (int(d) for d in rng.integers(-1, 2, 2))
+        m = _shift(_mask(f.shape, f.size, f.row, f.col, image_size), dy, dx)
+        x = x * (1 - m) + m * rgb[:, None, None]  # (3, S, S)
+    if pixel_noise:
+        x = x + rng.normal(0, pixel_noise, x.shape).astype(np.float32)
+    return np.clip(x, 0.0, 1.0)
+
+
+def _stack_with_noise(images: list[np.ndarray], rng: np.random.Generator,
+                      pixel_noise: float = 0.02) -> Tensor:
+    """Apila (n, 3, S, S) y añade el ruido de píxel de una vez."""
+    x = np.stack(images)
+    x += rng.normal(0, pixel_noise, x.shape).astype(np.float32)
+    return torch.from_numpy(np.clip(x, 0.0, 1.0))
+
+
+def _random_figure(rng: np.random.Generator, cell: int,
+                   combos: list[tuple[str, str]]) -> Figure:
+    shape, colour = combos[rng.integers(len(combos))]
+    size = ("pequeño", "grande")[rng.integers(2)]
+    return Figure(shape, colour, size, cell // 3, cell % 3)
+
+
+def _check_n(n: int, image_size: int) -> None:
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n debe ser un entero >= 1; se recibió {n!r}")
+    if not isinstance(image_size, int) or image_size < 12:
+        raise ValueError("image_size debe ser un entero >= 12; se recibió "
+                         f"{image_size!r}")
+
+
+@dataclass(frozen=True)
+class CaptionData:
+    """Imágenes con una figura y su descripción. ``images`` (n, 3, S, S);
+    ``shape``, ``colour``, ``size``, ``position``: (n,) índices en
+    ``SHAPE_NAMES``, ``COLOUR_NAMES``, ``SIZES`` y ``POSITIONS``."""
+
+    images: Tensor
+    captions: list[str]
+    shape: Tensor
+    colour: Tensor
+    size: Tensor
+    position: Tensor
+    figures: list[Figure]
+
+
+def make_caption_data(n: int, *, seed: int = 0, image_size: int = 32,
+                      held_out: str = "exclude") -> CaptionData:
+    """``n`` imágenes de una figura. ``held_out``: «exclude» (nunca las
+    combinaciones de ``HELD_OUT``, para entrenar), «only» (solo ellas, para
+    evaluar la composición) o «include» (todas)."""
+    _check_n(n, image_size)
+    all_combos = [(s, c) for s in SHAPE_NAMES for c in COLOUR_NAMES]
+    if held_out == "exclude":
+        combos = [sc for sc in all_combos if sc not in HELD_OUT]
+    elif held_out == "only":
+        combos = sorted(HELD_OUT)
+    elif held_out == "include":
+        combos = all_combos
+    else:
+        raise ValueError("held_out debe ser 'exclude', 'only' o 'include';"
+                         f" se recibió {held_out!r}")
+    rng = np.random.default_rng(seed)
+    images, captions, labels, figures = [], [], [], []
+    for _ in range(n):
+        f = _random_figure(rng, int(rng.integers(9)), combos)
+        figures.append(f)
+        images.append(render([f], image_size=image_size, rng=rng,
+                             pixel_noise=0.0))
+        captions.append(caption(f, rng))
+        labels.append((SHAPE_NAMES.index(f.shape),
+                       COLOUR_NAMES.index(f.colour), tuple(SIZES).index(
+                           f.size), 3 * f.row + f.col))
+    lab = torch.tensor(labels)  # (n, 4)
+    return CaptionData(_stack_with_noise(images, rng), captions,
+                       lab[:, 0], lab[:, 1], lab[:, 2], lab[:, 3], figures)
+
+
+# --- preguntas que necesitan las dos modalidades (capítulo 8) -----------
+
+QUESTION_KINDS = ("existencia", "color", "relación")
+
+
+def _cells(rng: np.random.Generator, n: int) -> list[int]:
+    return [int(c) for c in rng.permutation(9)[:n]]
+
+
+def _size(rng: np.random.Generator) -> str:
+    return ("pequeño", "grande")[rng.integers(2)]
+
+
+def _pick(rng: np.random.Generator, options: list) -> object:
+    return options[rng.integers(len(options))]
+
+
+def _existence(rng: np.random.Generator, yes: bool) -> tuple[list, str]:
+    shape, colour = _pick(rng, SHAPE_NAMES), _pick(rng, COLOUR_NAMES)
+    cells = _cells(rng, int(rng.integers(1, 4)))
+    if yes:
+        first = (shape, colour)
+    elif rng.random() < 0.5:   # casi: la misma forma de otro color
+        first = (shape, _pick(rng, [c for c in COLOUR_NAMES if c != colour]))
+    else:                      # casi: el mismo color en otra forma
+        first = (_pick(rng, [s for s in SHAPE_NAMES if s != shape]), colour)
+    others = [(s, c) for s in SHAPE_NAMES for c in COLOUR_NAMES
+              if (s, c) != (shape, colour)]
+    figs = [Figure(*first, _size(rng), cells[0] // 3, cells[0] % 3)]
+    figs += [_random_figure(rng, c, others) for c in cells[1:]]
+    return figs, f"¿hay {noun_phrase(shape, colour)}?"
+
+
+def _colour(rng: np.random.Generator, yes: bool) -> tuple[list, str]:
+    shape, colour = _pick(rng, SHAPE_NAMES), _pick(rng, COLOUR_NAMES)
+    cells = _cells(rng, int(rng.integers(1, 4)))
+    actual = colour if yes else _pick(
+        rng, [c for c in COLOUR_NAMES if c != colour])
+    figs = [Figure(shape, actual, _size(rng), cells[0] // 3, cells[0] % 3)]
+    others = [(s, c) for s in SHAPE_NAMES if s != shape for c in COLOUR_NAMES]
+    figs += [_random_figure(rng, c, others) for c in cells[1:]]
+    word = colour_word(colour, feminine=_feminine(shape))
+    return figs, f"¿{noun_phrase(shape, definite=True)} es {word}?"
+
+
+def _relation(rng: np.random.Generator, yes: bool) -> tuple[list, str]:
+    a, b, c = (str(s) for s in rng.permutation(SHAPE_NAMES)[:3])
+    rel = _pick(rng, _RELATIONS)
+    axis = 1 if rel in _RELATIONS[:2] else 0   # columna o fila
+    while True:
+        cells = _cells(rng, 3)
+        ca, cb = divmod(cells[0], 3), divmod(cells[1], 3)
+        if ca[axis] != cb[axis]:
+            break
+    before = ca[axis] < cb[axis]     # a está a la izquierda / encima de b
+    truth = before if rel in ("a la izquierda", "encima") else not before
+    if truth != yes:
+        ca, cb = cb, ca
+    colours = rng.choice(COLOUR_NAMES, 3)
+    figs = [Figure(a, str(colours[0]), _size(rng), *ca),
+            Figure(b, str(colours[1]), _size(rng), *cb)]
+    if rng.random() < 0.5:           # una tercera figura que distrae
+        figs.append(Figure(c, str(colours[2]), _size(rng),
+                           cells[2] // 3, cells[2] % 3))
+    of_b = ("de " + noun_phrase(b, definite=True)).replace("de el ", "del ")
+    return figs, f"¿{noun_phrase(a, definite=True)} está {rel} {of_b}?"
+
+
+@dataclass(frozen=True)
+class QAData:
+    """Pares imagen-pregunta con respuesta sí/no. ``images`` (n, 3, S, S);
+    ``answers`` (n,) con 1 = «sí»; ``kinds`` el tipo de cada pregunta."""
+
+    images: Tensor
+    questions: list[str]
+    answers: Tensor
+    kinds: list[str]
+    figures: list[tuple[Figure, ...]]
+
+
+def make_qa_data(n: int, *, seed: int = 0, image_size: int = 32,
+                 kinds: tuple[str, ...] = QUESTION_KINDS) -> QAData:
+    """``n`` preguntas de sí o no sobre imágenes de 1 a 3 figuras.
+
+    La respuesta se sortea primero (50 % «sí») y la imagen se construye
+    después para que la cumpla: así la pregunta sola no dice nada de la
+    respuesta, y la imagen sola tampoco (no se sabe qué se pregunta).
+    """
+    _check_n(n, image_size)
+    bad = [k for k in kinds if k not in QUESTION_KINDS]
+    if not kinds or bad:
+        raise ValueError(f"tipos de pregunta desconocidos {bad}; se "
+                         f"esperaban algunos de {QUESTION_KINDS}")
+    builders = {"existencia": _existence, "color": _colour,
+                "relación": _relation}
+    rng = np.random.default_rng(seed)
+    images, questions, answers, chosen, figures = [], [], [], [], []
+    for _ in range(n):
+        kind = kinds[rng.integers(len(kinds))]
+        yes = bool(rng.integers(2))
+        figs, question = builders[kind](rng, yes)
+        images.append(render(figs, image_size=image_size, rng=rng,
+                             pixel_noise=0.0))
+        questions.append(question)
+        answers.append(int(yes))
+        chosen.append(kind)
+        figures.append(tuple(figs))
+    return QAData(_stack_with_noise(images, rng), questions,
+                  torch.tensor(answers), chosen, figures)
+
+
+# --- tokenizador por palabras ------------------------------------------
+
+SPECIAL_TOKENS = ("<pad>", "<unk>", "<bos>", "<eos>")
+_WORD = re.compile(r"¿|\?|[^\s¿?:,.]+")
+
+
+def _all_words() -> list[str]:
+    words = {"hay", "figura", "figuras", "es", "está", "de", "del", "un",
+             "una", "el", "la", "gran", "encima", "debajo", *ANSWERS}
+    words |= {w for s, (_, pl) in SHAPES.items() for w in (s, pl)}
+    for c, (_, fem) in COLOURS.items():
+        words |= {c, fem, plural(c), plural(fem)}
+    words |= {w for s, (_, fem) in SIZES.items()
+              for w in (s, fem, plural(s), plural(fem))}
+    words |= set(_NUMBERS.values())
+    words |= {w for p in POSITIONS for w in p.split()}
+    return [*SPECIAL_TOKENS, "¿", "?", *sorted(words - {"¿", "?"})]
+
+
+class WordTokenizer:
+    """Tokenizador por palabras con vocabulario fijo (el de las plantillas).
+
+    Minúsculas; «¿» y «?» son tokens. Las palabras fuera del vocabulario
+    se convierten en ``<unk>``. ``encode`` añade ``<bos>`` y ``<eos>``.
+    """
+
+    def __init__(self) -> None:
+        self.vocab = _all_words()
+        self.index = {w: i for i, w in enumerate(self.vocab)}
+        self.pad_id, self.unk_id, self.bos_id, self.eos_id = range(4)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def tokenize(self, text: str) -> list[str]:
+        if not isinstance(text, str):
+            raise TypeError("se esperaba un texto (str); se recibió "
+                            f"{type(text).__name__}")
+        return _WORD.findall(text.lower())
+
+    def unknown_words(self, text: str) -> list[str]:
+        """Las palabras de ``text`` que el modelo nunca vio."""
+        return [w for w in self.tokenize(text) if w not in self.index]
+
+    def encode(self, text: str) -> list[int]:
+        ids = [self.index.get(w, self.unk_id) for w in self.tokenize(text)]
+        return [self.bos_id, *ids, self.eos_id]
+
+    def decode(self, ids: list[int] | Tensor) -> str:
+        ids = ids.tolist() if isinstance(ids, Tensor) else ids
+        words = []
+        for i in ids:
+            if i == self.eos_id:
+                break
+            if i >= len(SPECIAL_TOKENS):
+                words.append(self.vocab[i])
+        return " ".join(words).replace("¿ ", "¿").replace(" ?", "?")
+
+    def __call__(self, texts: list[str] | str) -> tuple[Tensor, Tensor]:
+        """Codifica un lote: ``ids`` (B, T) rellenos con ``<pad>`` y
+        ``lengths`` (B,) con la longitud real (``<bos>`` y ``<eos>``
+        incluidos)."""
+        texts = [texts] if isinstance(texts, str) else texts
+        if not texts:
+            raise ValueError("se recibió una lista de textos vacía")
+        encoded = [self.encode(t) for t in texts]
+        lengths = torch.tensor([len(e) for e in encoded])
+        ids = torch.full((len(texts), int(lengths.max())), self.pad_id)
+        for i, e in enumerate(encoded):
+            ids[i, : len(e)] = torch.tensor(e)
+        return ids, lengths  # (B, T), (B,)

@@ -1,0 +1,146 @@
+"""Pruebas del conjunto de figuras con descripciones y preguntas."""
+
+import re
+
+import pytest
+import torch
+
+from course_lib import shapes as S
+
+
+def test_noun_phrase_agreement():
+    assert S.noun_phrase("triángulo", "rojo", "pequeño") == (
+        "un triángulo rojo pequeño")
+    assert S.noun_phrase("estrella", "rojo", "pequeño") == (
+        "una estrella roja pequeña")
+    assert S.noun_phrase("cruz", "amarillo", "grande", size_first=True) == (
+        "una gran cruz amarilla")
+    assert S.noun_phrase("círculo", "azul", definite=True) == (
+        "el círculo azul")
+    assert S.noun_phrase("estrella", definite=True) == "la estrella"
+    assert S.noun_phrase(None, "morado") == "una figura morada"
+    assert S.noun_phrase("cruz", "azul", "grande", count=2) == (
+        "dos cruces azules grandes")
+    assert S.noun_phrase("estrella", "rojo", "pequeño", count=3) == (
+        "tres estrellas rojas pequeñas")
+    assert S.noun_phrase("círculo", "naranja", count=2) == (
+        "dos círculos naranjas")
+
+
+def test_plural_and_describe():
+    assert [S.plural(w) for w in ("rojo", "azul", "cruz", "verde")] == [
+        "rojos", "azules", "cruces", "verdes"]
+    figs = [S.Figure("círculo", "rojo", "grande", 0, 0),
+            S.Figure("círculo", "rojo", "pequeño", 1, 1),
+            S.Figure("cruz", "azul", "grande", 0, 1)]
+    assert S.describe(figs) == "dos círculos rojos y una cruz azul arriba"
+    assert S.full_caption(figs[0]) == (
+        "un círculo rojo grande arriba a la izquierda")
+
+
+def test_bad_names_raise_spanish_errors():
+    with pytest.raises(ValueError, match="forma desconocida"):
+        S.noun_phrase("hexágono", "rojo")
+    with pytest.raises(ValueError, match="color desconocido"):
+        S.noun_phrase("círculo", "rosa")
+    with pytest.raises(ValueError, match="held_out"):
+        S.make_caption_data(3, held_out="a veces")
+    with pytest.raises(ValueError, match="n debe ser"):
+        S.make_caption_data(0)
+    with pytest.raises(ValueError, match="tipos de pregunta"):
+        S.make_qa_data(3, kinds=("cuántos",))
+    with pytest.raises(TypeError, match="texto"):
+        S.WordTokenizer().tokenize(3)
+
+
+def test_caption_data_is_seeded_and_well_formed():
+    a = S.make_caption_data(60, seed=4, image_size=24)
+    b = S.make_caption_data(60, seed=4, image_size=24)
+    assert a.images.shape == (60, 3, 24, 24)
+    assert a.images.dtype == torch.float32
+    assert 0.0 <= a.images.min() and a.images.max() <= 1.0
+    assert torch.equal(a.images, b.images) and a.captions == b.captions
+    c = S.make_caption_data(60, seed=5, image_size=24)
+    assert a.captions != c.captions
+
+
+def test_captions_agree_with_the_figure():
+    data = S.make_caption_data(150, seed=0)
+    for text, f in zip(data.captions, data.figures, strict=True):
+        words = text.split()
+        fem = S.SHAPES[f.shape][0] == "f"
+        named = [w for w in words if w in S.SHAPES]
+        assert named in ([], [f.shape])
+        colour_words = {w for c, (_, fem_word) in S.COLOURS.items()
+                        for w in (c, fem_word)}
+        colours = [w for w in words if w in colour_words]
+        if colours:
+            shape_fem = fem if named else True   # «una figura roja»
+            assert colours == [S.colour_word(f.colour, feminine=shape_fem)]
+        assert f.position in text or named or colours
+        assert ("un " in text) != ("una " in text)
+
+
+def test_held_out_combinations():
+    train = S.make_caption_data(250, seed=1)
+    seen = {(f.shape, f.colour) for f in train.figures}
+    assert not seen & S.HELD_OUT
+    assert len(seen) == 25
+    held = S.make_caption_data(100, seed=2, held_out="only")
+    assert {(f.shape, f.colour) for f in held.figures} == S.HELD_OUT
+    shapes = {s for s, _ in S.HELD_OUT}
+    colours = {c for _, c in S.HELD_OUT}
+    assert shapes == set(S.SHAPE_NAMES) and len(colours) == 5
+
+
+def _truth(question, figures):
+    """Responde la pregunta leyendo las figuras (independiente del
+    generador)."""
+    colour_of = {S.colour_word(c, feminine=f): c for c in S.COLOUR_NAMES
+                 for f in (False, True)}
+    m = re.fullmatch(r"¿hay una? (\w+) (\w+)\?", question)
+    if m:
+        shape, colour = m[1], colour_of[m[2]]
+        return any((f.shape, f.colour) == (shape, colour) for f in figures)
+    m = re.fullmatch(r"¿(?:el|la) (\w+) es (\w+)\?", question)
+    if m:
+        (fig,) = [f for f in figures if f.shape == m[1]]
+        return fig.colour == colour_of[m[2]]
+    m = re.fullmatch(r"¿(?:el|la) (\w+) está (.+) (?:del|de la) (\w+)\?",
+                     question)
+    (a,) = [f for f in figures if f.shape == m[1]]
+    (b,) = [f for f in figures if f.shape == m[3]]
+    return {"a la izquierda": a.col < b.col, "a la derecha": a.col > b.col,
+            "encima": a.row < b.row, "debajo": a.row > b.row}[m[2]]
+
+
+def test_qa_answers_are_correct_and_balanced():
+    data = S.make_qa_data(300, seed=3)
+    assert data.images.shape == (300, 3, 32, 32)
+    for q, a, figs in zip(data.questions, data.answers, data.figures,
+                          strict=True):
+        assert _truth(q, figs) == bool(a), q
+        assert 1 <= len(figs) <= 3
+        cells = [(f.row, f.col) for f in figs]
+        assert len(set(cells)) == len(cells)
+    for kind in S.QUESTION_KINDS:
+        answers = torch.tensor([a for a, k in zip(
+            data.answers.tolist(), data.kinds, strict=True) if k == kind])
+        assert 0.4 < answers.float().mean() < 0.6
+
+
+def test_tokenizer_round_trip_and_padding():
+    tok = S.WordTokenizer()
+    data = S.make_qa_data(50, seed=0)
+    caps = S.make_caption_data(50, seed=0).captions
+    for text in data.questions + caps:
+        assert tok.unknown_words(text) == []
+        assert tok.decode(tok.encode(text)) == text
+    ids, lengths = tok(["hay un círculo rojo", "un círculo"])
+    assert ids.shape == (2, 6) and lengths.tolist() == [6, 4]
+    assert ids[1, 4:].tolist() == [tok.pad_id] * 2
+    assert ids[0, 0] == tok.bos_id and ids[0, 5] == tok.eos_id
+    assert tok.encode("una foto")[1:-1] == [tok.index["una"], tok.unk_id]
+    assert tok.unknown_words("Una FOTO") == ["foto"]
+    with pytest.raises(ValueError, match="vacía"):
+        tok([])
