@@ -1,18 +1,7 @@
-"""Pruebas de los ejercicios del capítulo 7: la solución pasa, los
-errores típicos se nombran, los casos son deterministas."""
+"""Pruebas propias de los ejercicios del capítulo 7 (el contrato común
+está en ``test_exercise_contract.py``)."""
 
-from __future__ import annotations
-
-from typing import Any
-
-from course_lib.exercises import Exercise
 from course_lib.exercises import cap07 as ej
-
-EXERCISES = [getattr(ej, name) for name in ej.__all__]
-
-
-def _ids(param: Any) -> str:
-    return param.name if isinstance(param, Exercise) else param.id
 
 
 def test_course_lib_loss_passes_the_exercise() -> None:
