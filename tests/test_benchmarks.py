@@ -191,3 +191,28 @@ def test_clip_shapes_writes_a_table_the_book_can_show(tmp_path) -> None:
         assert row["semillas"] == 2
         for m in ("forma", "color", "retenidas"):
             assert 0.0 <= row[f"{m}_min"] <= row[f"{m}_media"] <= 1.0
+
+
+def test_fusion_writes_a_table_the_book_can_show(tmp_path) -> None:
+    import subprocess
+
+    out = tmp_path / "fusion.json"
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "fusion.py"), "ablation",
+         "--seeds", "0", "1", "--steps", "2", "--n-train", "64",
+         "--n-test", "32", "--batch-size", "8",
+         "--models", "completa", "sin residual", "--json", str(out)],
+        check=True, capture_output=True, text=True, cwd=tmp_path,
+        timeout=300)
+    data = json.loads(out.read_text(encoding="utf-8"))
+    meta = data["metadata"]
+    assert {"title", "description", "summary"} <= set(meta)
+    assert [s["model"] for s in meta["summary"]] == ["completa",
+                                                     "sin residual"]
+    assert len(data["rows"]) == 4                      # 2 variantes × 2
+    for row in data["rows"]:
+        assert not any(isinstance(v, (list, dict)) for v in row.values())
+        assert 0.0 <= row["accuracy"] <= 1.0
+    for s in meta["summary"]:
+        assert 0 <= s["collapsed"] <= s["n_seeds"] == 2
+        assert 0 <= s["plateau"] <= 2

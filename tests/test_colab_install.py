@@ -223,6 +223,24 @@ try:
 except Exception as exc:
     fail("capítulo 7", exc)
 
+# Capítulo 8: fusión por atención cruzada (logits sí/no y pesos T×N).
+try:
+    from course_lib import shapes
+    from course_lib.fusion import CrossAttentionFusion, FusionConfig
+
+    torch.manual_seed(0)
+    fusion = CrossAttentionFusion(FusionConfig()).eval()
+    qa = shapes.make_qa_data(4, seed=0, image_size=48)
+    ids, lengths = shapes.WordTokenizer()(qa.questions)
+    with torch.no_grad():
+        logits, weights = fusion(qa.images, ids, lengths,
+                                 return_weights=True)
+    assert logits.shape == (4, 2), tuple(logits.shape)
+    assert weights[0].shape[-1] == 9, tuple(weights[0].shape)
+    report["checks"].append("fusión: (4, 2)")
+except Exception as exc:
+    fail("capítulo 8", exc)
+
 # Cada módulo de ejercicios capNN: cada ejercicio acepta su solución.
 import course_lib.exercises as exercises_pkg
 from course_lib.exercises import Exercise
@@ -367,7 +385,7 @@ def test_course_lib_smoke_in_fresh_env(colab_env: dict) -> None:
     assert any(e.startswith("cap01.") for e in report["exercises"])
     # una comprobación por capítulo publicado con punto de entrada propio
     for name in ("MultiHeadAttention", "Transformer.greedy_decode", "BERT",
-                 "GPT", "ViT", "MAE", "CLIP"):
+                 "GPT", "ViT", "MAE", "CLIP", "fusión"):
         assert any(c.startswith(name) for c in report["checks"]), name
     print(f"\nMódulos: {len(report['modules'])}; ejercicios: "
           f"{len(report['exercises'])}; {report['checks']}; "

@@ -46,13 +46,14 @@ def _ids(param: Any) -> str:
 def test_every_chapter_with_exercises_is_covered() -> None:
     chapters = {ex.reference.__module__.rsplit(".", 1)[-1]
                 for ex in EXERCISES}
-    assert {"cap01", "cap02", "cap03", "cap04", "cap05", "cap06"} <= chapters
+    assert {f"cap0{n}" for n in range(1, 9)} <= chapters
 
 
 @pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
 def test_reference_passes(ex: Exercise) -> None:
     result = ex.evaluate(ex.reference)
     assert result == CheckResult(True, result.message, None)
+    assert "Correcto" in result.message
 
 
 @pytest.mark.parametrize(("ex", "mistake"), MISTAKES, ids=_ids)
@@ -61,12 +62,14 @@ def test_known_mistake_is_named(ex: Exercise, mistake: Any) -> None:
     assert not result.ok
     assert result.mistake == mistake.id
     assert result.message.startswith(mistake.description)
+    assert "Detalle: en el caso" in result.message
 
 
 @pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
 def test_solution_source_defines_a_passing_function(ex: Exercise) -> None:
     namespace: dict[str, Any] = {}
     exec(compile(ex.solution_source, "<celda>", "exec"), namespace)
+    assert namespace[ex.function_name].__name__ == ex.function_name
     assert ex.evaluate(namespace[ex.function_name]).ok
     assert "def _" not in ex.solution_source
 
@@ -93,10 +96,20 @@ def test_cases_are_deterministic(ex: Exercise) -> None:
 
 
 @pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
-def test_hints_and_solution_print(ex: Exercise,
+def test_solution_and_hints_print(ex: Exercise,
                                   capsys: pytest.CaptureFixture[str]) -> None:
     ex.solution()
     assert f"def {ex.function_name}(" in capsys.readouterr().out
-    assert 1 <= len(ex.hints) <= 4
-    ex.hint()
-    assert "💡 Pista 1/" in capsys.readouterr().out
+    total = len(ex.hints)
+    assert 1 <= total <= 4
+    for n in range(1, total + 1):
+        ex.hint()
+        assert f"💡 Pista {n}/{total}: {ex.hints[n - 1]}" in (
+            capsys.readouterr().out)
+    ex.hint()   # pasada la última, la repite y sugiere la solución
+    out = capsys.readouterr().out
+    assert f"Pista {total}/{total}" in out and ".solution()" in out
+    ex.hint(1)
+    assert "Pista 1/" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="pistas"):
+        ex.hint(total + 1)

@@ -31,63 +31,9 @@ def _fresh_state() -> None:
         ex._next_hint = 0
 
 
-# --- cada ejercicio ----------------------------------------------------
-
-@pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
-def test_reference_passes(ex: Exercise) -> None:
-    result = ex.evaluate(ex.reference)
-    assert result == CheckResult(True, result.message, None)
-    assert "Correcto" in result.message
-
-
-@pytest.mark.parametrize(("ex", "mistake"), MISTAKES, ids=_ids)
-def test_known_mistake_is_named(ex: Exercise, mistake: Any) -> None:
-    result = ex.evaluate(mistake.implementation)
-    assert not result.ok
-    assert result.mistake == mistake.id
-    assert result.message.startswith(mistake.description)
-    assert "Detalle: en el caso" in result.message
-
-
-@pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
-def test_cases_are_deterministic(ex: Exercise) -> None:
-    for case in ex.cases:
-        a = case.make(torch.Generator().manual_seed(3))
-        b = case.make(torch.Generator().manual_seed(3))
-        for x, y in zip(a, b, strict=True):
-            assert torch.equal(x, y) if torch.is_tensor(x) else x == y
-
-
-@pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
-def test_solution_source_defines_a_passing_function(ex: Exercise) -> None:
-    source = ex.solution_source
-    namespace: dict[str, Any] = {}
-    exec(compile(source, "<celda>", "exec"), namespace)
-    fn = namespace[ex.function_name]
-    assert fn.__name__ == ex.function_name
-    assert ex.evaluate(fn).ok
-    assert "def _" not in source     # sin nombres internos
-
-
-@pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
-def test_solution_and_hints_print(ex: Exercise,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
-    ex.solution()
-    assert f"def {ex.function_name}(" in capsys.readouterr().out
-    total = len(ex.hints)
-    assert 2 <= total <= 4
-    for n in range(1, total + 1):
-        ex.hint()
-        assert f"💡 Pista {n}/{total}: {ex.hints[n - 1]}" in (
-            capsys.readouterr().out)
-    ex.hint()   # pasada la última, la repite y sugiere la solución
-    out = capsys.readouterr().out
-    assert f"Pista {total}/{total}" in out and ".solution()" in out
-    ex.hint(1)
-    assert "Pista 1/" in capsys.readouterr().out
-    with pytest.raises(ValueError, match="pistas"):
-        ex.hint(total + 1)
-
+# El contrato común (la referencia pasa, los errores típicos se nombran,
+# casos deterministas, solución y pistas) está en test_exercise_contract.py
+# para todos los capítulos; aquí, lo propio del capítulo 1 y del corrector.
 
 # --- atención: variantes correctas y robustez --------------------------
 
