@@ -8,11 +8,11 @@ NB ?=
 # El kernel «python3» de los cuadernos debe ser el de .venv.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONHASHSEED ?= 0
-# OpenMP (PyTorch en CPU) espera activamente a sus hilos: si otro proceso
-# ocupa un núcleo, cada paso se vuelve decenas de veces más lento (medido
-# con 2 núcleos y otro proceso ocupando uno: 40 pasos de CLIP, 121 s en
-# espera activa y 4,8 s en pasiva). La espera pasiva no se hunde con carga.
-export OMP_WAIT_POLICY ?= PASSIVE
+# OpenMP (PyTorch en CPU) espera activamente a sus hilos. Con la máquina
+# libre es lo más rápido (40 pasos de CLIP en 2 núcleos: 4,1 s; en espera
+# pasiva, 7,0 s), pero si otro proceso ocupa un núcleo cada paso se vuelve
+# decenas de veces más lento (121 s frente a 4,8 s). Si compartes la
+# máquina, ejecuta con OMP_WAIT_POLICY=PASSIVE.
 # Una carpeta de datos relativa (COURSE_LIB_DATA_DIR=../shared/data) se
 # vuelve absoluta aquí: los kernels de los cuadernos trabajan en notebooks/
 # y la leerían relativa a otra carpeta.
