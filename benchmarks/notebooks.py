@@ -55,7 +55,6 @@ from nbclient.exceptions import (
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = ROOT / "notebooks"
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SHARED_DATA = ROOT.parent / "shared" / "data"
 BUDGET_S = 180.0  # ≤ 3 minutos por cuaderno en la máquina de 2 núcleos
 MIB = 2**20
 SLOWEST = 3  # celdas más lentas que se anotan por cuaderno
@@ -201,8 +200,6 @@ def kernel_env(threads: int | None = None) -> dict[str, str]:
     env.setdefault("PYTHONHASHSEED", "0")
     if threads is not None:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
-    if SHARED_DATA.is_dir():  # como .ci/run: copia local de los corpus
-        env.setdefault("COURSE_LIB_DATA_DIR", str(SHARED_DATA))
     return env
 
 

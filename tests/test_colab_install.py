@@ -152,6 +152,17 @@ try:
 except Exception as exc:
     fail("capítulo 3", exc)
 
+# Capítulos 3 y 4: los corpus viajan con el paquete (sin red ni variables).
+try:
+    from course_lib.data import load_text
+
+    for name, chars in (("moliere.txt", 1_687_290),
+                        ("quijote.txt", 2_071_776)):
+        assert len(load_text(name)) == chars, name
+    report["checks"].append("corpus: moliere.txt y quijote.txt")
+except Exception as exc:
+    fail("corpus", exc)
+
 # Capítulo 4: GPT (pérdida inicial ≈ ln V y generación reproducible).
 try:
     from course_lib.gpt import GPT, GPTConfig
