@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from course_lib.utils import check_int, check_tensor
+
 
 def _check_float(name: str, x: object) -> Tensor:
     if not isinstance(x, Tensor):
@@ -27,7 +29,7 @@ def _check_float(name: str, x: object) -> Tensor:
             f"{name} debe ser un torch.Tensor; se recibió {type(x).__name__}"
         )
     if not x.is_floating_point():
-        raise ValueError(
+        raise TypeError(
             f"{name} debe ser de tipo flotante (float32, float64…); "
             f"se recibió dtype={x.dtype}"
         )
@@ -129,16 +131,11 @@ def padding_mask(lengths: Tensor, T: int) -> Tensor:
     lengths: (B,) enteros entre 1 y T. La forma (B, 1, 1, T) se difunde
     sobre cabezas y consultas: ninguna consulta atiende al relleno.
     """
-    if not isinstance(lengths, Tensor) or lengths.dim() != 1:
-        raise ValueError(
-            "lengths debe ser un tensor 1-D (B,) de longitudes; se recibió "
-            f"{getattr(lengths, 'shape', type(lengths).__name__)}"
-        )
-    if lengths.is_floating_point() or lengths.dtype == torch.bool:
-        raise ValueError(
-            f"lengths debe ser de tipo entero; se recibió {lengths.dtype}"
-        )
-    if lengths.numel() and (lengths.min() < 1 or lengths.max() > T):
+    check_tensor(lengths, "lengths", ndim=1, shape="(B,)", dtype_kind="int")
+    check_int(T, "T")
+    # El rango, solo en la CPU: sin sincronizar la GPU (utils.check_range).
+    if lengths.device.type == "cpu" and lengths.numel() and (
+            lengths.min() < 1 or lengths.max() > T):
         raise ValueError(
             f"cada longitud debe estar entre 1 y T={T}; se recibió "
             f"{lengths.tolist()}"
@@ -150,13 +147,19 @@ def padding_mask(lengths: Tensor, T: int) -> Tensor:
 
 def split_heads(x: Tensor, n_head: int) -> Tensor:
     """(B, T, C) -> (B, H, T, D) con D = C // H."""
+    check_tensor(x, "x", ndim=3, shape="(B, T, C)")
+    check_int(n_head, "n_head")
     B, T, C = x.shape
+    if C % n_head:
+        raise ValueError(f"x {tuple(x.shape)} tiene C={C} canales; C debe "
+                         f"ser múltiplo de n_head={n_head}")
     x = x.view(B, T, n_head, C // n_head)  # (B, T, H, D)
     return x.transpose(1, 2)  # (B, H, T, D)
 
 
 def merge_heads(x: Tensor) -> Tensor:
     """(B, H, T, D) -> (B, T, C): concatena las cabezas."""
+    check_tensor(x, "x", ndim=4, shape="(B, H, T, D)")
     B, H, T, D = x.shape
     x = x.transpose(1, 2)  # (B, T, H, D)
     return x.reshape(B, T, H * D)  # (B, T, C)
@@ -188,7 +191,9 @@ class MultiHeadAttention(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        if dim < 1 or n_head < 1 or dim % n_head:
+        check_int(dim, "dim")
+        check_int(n_head, "n_head")
+        if dim % n_head:
             raise ValueError(
                 f"dim={dim} debe ser un múltiplo positivo de n_head={n_head}"
             )

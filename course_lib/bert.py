@@ -22,6 +22,7 @@ convierte a la convención del libro (bool, True = «puede atender»).
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import NamedTuple
@@ -34,6 +35,13 @@ from course_lib.attention import (
     merge_heads,
     scaled_dot_product_attention,
     split_heads,
+)
+from course_lib.utils import (
+    check_ids,
+    check_int,
+    check_range,
+    check_tensor,
+    describe,
 )
 
 __all__ = [
@@ -67,9 +75,7 @@ class BertConfig:
     def __post_init__(self) -> None:
         for f in ("vocab_size", "max_position", "type_vocab_size",
                   "n_layer", "n_head", "n_embd", "n_inner"):
-            if getattr(self, f) < 1:
-                raise ValueError(f"{f} debe ser >= 1; vale "
-                                 f"{getattr(self, f)}")
+            check_int(getattr(self, f), f)
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd={self.n_embd} no es múltiplo de "
                              f"n_head={self.n_head}")
@@ -302,37 +308,27 @@ class BertModel(nn.Module):
                       attn: Tensor | None) -> tuple[Tensor, Tensor]:
         """Valida las entradas; devuelve segmentos y máscara (B,1,1,T)."""
         cfg = self.config
-        if not isinstance(ids, Tensor) or ids.dim() != 2 or (
-                ids.is_floating_point() or ids.dtype == torch.bool):
-            raise TypeError(
-                "input_ids debe ser un tensor de enteros (B, T); se recibió "
-                f"{getattr(ids, 'dtype', type(ids).__name__)} de forma "
-                f"{tuple(getattr(ids, 'shape', ()))}")
-        B, T = ids.shape
-        if T > cfg.max_position:
-            raise ValueError(f"la secuencia tiene T={T} tokens y el modelo "
-                             f"admite como máximo {cfg.max_position}")
-        if ids.numel() and (ids.min() < 0 or ids.max() >= cfg.vocab_size):
-            raise ValueError(
-                f"input_ids fuera del vocabulario [0, {cfg.vocab_size}): "
-                f"mínimo {ids.min().item()}, máximo {ids.max().item()}")
+        B, T = check_ids(ids, cfg.vocab_size, "input_ids").shape
+        if not 1 <= T <= cfg.max_position:
+            raise ValueError(f"la secuencia tiene T={T} tokens; debe tener "
+                             f"al menos 1 y como máximo {cfg.max_position}")
         if types is None:
             types = torch.zeros_like(ids)
-        elif types.shape != ids.shape or types.is_floating_point() or (
-                types.numel() and (types.min() < 0
-                                   or types.max() >= cfg.type_vocab_size)):
-            raise ValueError(
-                f"token_type_ids debe ser (B, T) = {(B, T)} con enteros en "
-                f"[0, {cfg.type_vocab_size}); se recibió "
-                f"{tuple(types.shape)} {types.dtype}")
+        check_tensor(types, "token_type_ids", shape=f"(B, T) = {(B, T)}",
+                     dtype_kind="int")
+        check_range(types, 0, cfg.type_vocab_size, "token_type_ids")
         if attn is None:
             attn = torch.ones_like(ids)
-        if attn.shape != ids.shape or attn.is_floating_point():
-            raise ValueError(
-                f"attention_mask debe ser (B, T) = {(B, T)}, bool o entera "
-                f"(1 = token real, 0 = relleno); se recibió "
-                f"{tuple(attn.shape)} {attn.dtype}")
-        if not attn.any(dim=-1).all():
+        check_tensor(attn, "attention_mask", shape=f"(B, T) = {(B, T)}",
+                     dtype_kind="int_or_bool")
+        for name, x in (("token_type_ids", types), ("attention_mask", attn)):
+            if x.shape != ids.shape:
+                raise ValueError(
+                    f"{name} debe tener forma (B, T) = {(B, T)}, la de "
+                    f"input_ids; se recibió {tuple(x.shape)}")
+        # Valores, solo en la CPU (sin sincronizar la GPU): allí una fila
+        # de ceros da NaN en el softmax.
+        if attn.device.type == "cpu" and not attn.any(dim=-1).all():
             raise ValueError("cada secuencia necesita al menos un token "
                              "real: attention_mask tiene una fila de ceros")
         return types, attn.bool()[:, None, None, :]        # (B, 1, 1, T)
@@ -397,6 +393,11 @@ class BertForPreTraining(nn.Module):
     def mlm_logits(self, hidden: Tensor) -> Tensor:
         """Logits (..., V) para estados (..., C): se puede pasar solo las
         posiciones enmascaradas y ahorrar el 85 % del cálculo."""
+        check_tensor(hidden, "hidden", shape="(..., C)", dtype_kind="float")
+        if hidden.dim() == 0 or hidden.size(-1) != self.config.n_embd:
+            raise ValueError(f"hidden debe tener forma (..., C) con C = "
+                             f"{self.config.n_embd}; se recibió "
+                             f"{tuple(hidden.shape)}")
         return self.cls.predictions(
             hidden, self.bert.embeddings.word_embeddings.weight)
 
@@ -417,8 +418,7 @@ class BertForSequenceClassification(nn.Module):
 
     def __init__(self, config: BertConfig, num_labels: int = 2) -> None:
         super().__init__()
-        if num_labels < 1:
-            raise ValueError(f"num_labels debe ser >= 1; vale {num_labels}")
+        check_int(num_labels, "num_labels")
         self.config, self.num_labels = config, num_labels
         self.bert = BertModel(config)
         self.dropout = nn.Dropout(config.dropout)
@@ -455,6 +455,9 @@ def convert_hf_state_dict(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
     3. ``cls.predictions.decoder.weight/bias`` se descartan tras comprobar
        que están atados a ``word_embeddings`` y a ``cls.predictions.bias``.
     """
+    if not isinstance(state, Mapping):
+        raise TypeError("state debe ser un state_dict (un diccionario "
+                             f"clave -> tensor); se recibió {describe(state)}")
     out: dict[str, Tensor] = {}
     decoder: dict[str, Tensor] = {}
     for key, value in state.items():
@@ -526,6 +529,16 @@ def apply_mlm_masking(
     token original en las posiciones elegidas e ``IGNORE_INDEX`` (-100) en
     las demás, así la pérdida solo cuenta las elegidas.
     """
+    check_tensor(input_ids, "input_ids", shape="(B, T)", dtype_kind="int")
+    for name, x in (("choose_noise", choose_noise),
+                    ("kind_noise", kind_noise), ("random_ids", random_ids),
+                    ("is_special", is_special)):
+        check_tensor(x, name, shape=f"{tuple(input_ids.shape)}")
+        if x.shape != input_ids.shape:
+            raise ValueError(f"{name} debe tener la forma de input_ids "
+                             f"{tuple(input_ids.shape)}; se recibió "
+                             f"{tuple(x.shape)}")
+    check_tensor(is_special, "is_special", dtype_kind="bool")
     chosen = (choose_noise < mlm_probability) & ~is_special   # (B, T)
     labels = input_ids.masked_fill(~chosen, IGNORE_INDEX)
     to_mask = chosen & (kind_noise < 0.8)
@@ -547,11 +560,12 @@ def mask_tokens(
     los no especiales. ``generator`` hace el sorteo reproducible. Devuelve
     ``(entradas, etiquetas)`` con -100 donde no hay pérdida.
     """
-    if not isinstance(input_ids, Tensor) or input_ids.is_floating_point() \
-            or input_ids.dtype == torch.bool:
-        raise TypeError(
-            "input_ids debe ser un tensor de enteros; se recibió "
-            f"{getattr(input_ids, 'dtype', type(input_ids).__name__)}")
+    check_tensor(input_ids, "input_ids", shape="(B, T)", dtype_kind="int")
+    check_int(vocab_size, "vocab_size")
+    if isinstance(special_token_ids, (str, int)) or not all(
+            isinstance(i, numbers.Integral) for i in special_token_ids):
+        raise TypeError("special_token_ids debe ser una lista de ids "
+                             f"enteros; se recibió {special_token_ids!r}")
     if not 0.0 < mlm_probability < 1.0:
         raise ValueError("mlm_probability debe estar en (0, 1); vale "
                          f"{mlm_probability}")
@@ -562,9 +576,8 @@ def mask_tokens(
     if special.min() < 0 or special.max() >= vocab_size:
         raise ValueError(f"tokens especiales {special.tolist()} fuera del "
                          f"vocabulario [0, {vocab_size})")
-    if input_ids.numel() and (input_ids.min() < 0
-                              or input_ids.max() >= vocab_size):
-        raise ValueError(f"input_ids fuera del vocabulario [0, {vocab_size})")
+    check_range(input_ids, 0, vocab_size, "input_ids",
+                outside="ids fuera del vocabulario")
     candidates = torch.ones(vocab_size, dtype=torch.bool)
     candidates[special] = False
     candidates = candidates.nonzero().squeeze(1)       # ids no especiales

@@ -12,6 +12,7 @@ fino solo ven los bloques de entrenamiento.
 
 from __future__ import annotations
 
+import numbers
 import random
 import re
 from collections.abc import Iterable, Sequence
@@ -31,6 +32,7 @@ from tokenizers import (
 from torch import Tensor
 
 from course_lib.data import load_text
+from course_lib.utils import check_int, check_texts, describe
 
 __all__ = [
     "PART_TWO_TITLE", "QUIJOTE_VOCAB", "SPECIAL_TOKENS", "build_inputs",
@@ -56,7 +58,7 @@ _SENTENCE_END = re.compile(
 
 def quijote_parts(text: str | None = None) -> tuple[str, str]:
     """Devuelve las dos partes del Quijote: (1605, 1615)."""
-    text = load_text("quijote.txt") if text is None else text
+    text = load_text("quijote.txt") if text is None else _check_str(text)
     cut = text.find(PART_TWO_TITLE)
     if cut < 0:
         raise ValueError(f"no se encontró «{PART_TWO_TITLE}» en el texto")
@@ -71,11 +73,16 @@ def split_blocks(text: str, *, n_blocks: int = 20, test_every: int = 10
     Devuelve ``(entrenamiento, prueba)``. Con los valores por defecto, 2
     de cada 20 bloques (10 %) repartidos por todo el libro.
     """
+    _check_str(text)
+    check_int(n_blocks, "n_blocks")
+    check_int(test_every, "test_every")
     if n_blocks < test_every or test_every < 2:
         raise ValueError(f"se necesita n_blocks >= test_every >= 2; se "
                          f"recibió n_blocks={n_blocks}, "
                          f"test_every={test_every}")
     paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
+    if not paragraphs:
+        raise ValueError("text está vacío: no hay párrafos que repartir")
     size = -(-len(paragraphs) // n_blocks)
     train, test = [], []
     for i in range(n_blocks):
@@ -88,6 +95,8 @@ def split_sentences(text: str, *, min_words: int = 3) -> list[str]:
     """Parte el texto en frases o cláusulas (heurística por puntuación,
     ``_SENTENCE_END``) dentro de cada párrafo, y descarta las de menos de
     ``min_words`` palabras."""
+    _check_str(text)
+    check_int(min_words, "min_words", minimum=0)
     sentences = []
     for paragraph in re.split(r"\n\s*\n", text):
         paragraph = " ".join(paragraph.split())
@@ -100,6 +109,8 @@ def split_sentences(text: str, *, min_words: int = 3) -> list[str]:
 def word_chunks(text: str, *, n_words: int = 40) -> list[str]:
     """Pasajes de ``n_words`` palabras consecutivas (el último incompleto
     se descarta)."""
+    _check_str(text)
+    check_int(n_words, "n_words")
     words = text.split()
     return [" ".join(words[i:i + n_words])
             for i in range(0, len(words) - n_words + 1, n_words)]
@@ -115,6 +126,8 @@ def train_wordpiece(texts: Iterable[str], *, vocab_size: int = 4000,
     segmentos 0 y 1. Ids fijos: [PAD]=0, [UNK]=1, [CLS]=2, [SEP]=3,
     [MASK]=4.
     """
+    texts = check_texts(texts, "texts")
+    check_int(vocab_size, "vocab_size", minimum=len(SPECIAL_TOKENS))
     tokenizer = _bert_pipeline(Tokenizer(models.WordPiece(unk_token="[UNK]")),
                                lowercase)
     trainer = trainers.WordPieceTrainer(
@@ -226,7 +239,7 @@ def special_ids(tokenizer: Tokenizer) -> dict[str, int]:
 def tokenize(tokenizer: Tokenizer, texts: Sequence[str]) -> list[list[int]]:
     """Ids WordPiece de cada texto, sin tokens especiales."""
     return [e.ids for e in tokenizer.encode_batch(
-        list(texts), add_special_tokens=False)]
+        check_texts(texts, "texts"), add_special_tokens=False)]
 
 
 def build_inputs(first: Sequence[Sequence[int]],
@@ -240,12 +253,17 @@ def build_inputs(first: Sequence[Sequence[int]],
     ``input_ids``, ``token_type_ids`` (0 = segmento A, 1 = B; el relleno
     va con 0, como en HF) y ``attention_mask`` (1 = real, 0 = relleno).
     """
+    _check_id_lists(first, "first")
+    if second is not None:
+        _check_id_lists(second, "second")
+    check_int(max_len, "max_len")
     if second is not None and len(second) != len(first):
         raise ValueError(f"first y second deben tener la misma longitud; "
                          f"se recibieron {len(first)} y {len(second)}")
     n_special = 2 if second is None else 3
     if max_len <= n_special:
-        raise ValueError(f"max_len={max_len} no deja sitio para tokens")
+        raise ValueError(f"max_len={max_len} no deja sitio para tokens: "
+                         f"debe ser mayor que {n_special} (los especiales)")
     n = len(first)
     ids = torch.full((n, max_len), pad_id, dtype=torch.long)
     types = torch.zeros(n, max_len, dtype=torch.long)
@@ -270,6 +288,8 @@ def encode(tokenizer: Tokenizer, first: Sequence[str],
            ) -> dict[str, Tensor]:
     """Tokeniza textos (o pares de textos) en tensores (B, max_len):
     ``tokenize`` y luego ``build_inputs``."""
+    first = check_texts(first, "first")
+    second = None if second is None else check_texts(second, "second")
     ids = special_ids(tokenizer)
     return build_inputs(
         tokenize(tokenizer, first),
@@ -290,6 +310,10 @@ def make_nsp_pairs(sentences: Sequence[T], *, n_pairs: int,
     Las frases pueden ser textos o listas de ids ya tokenizadas.
     Devuelve ``(frases_A, frases_B, etiquetas (n_pairs,))``.
     """
+    if isinstance(sentences, str):
+        raise TypeError("sentences debe ser una lista de frases, no un "
+                             "único str")
+    check_int(n_pairs, "n_pairs")
     if len(sentences) < 3 or n_pairs < 1:
         raise ValueError(f"se necesitan >= 3 frases y n_pairs >= 1; se "
                          f"recibieron {len(sentences)} y {n_pairs}")
@@ -311,8 +335,28 @@ def make_nsp_pairs(sentences: Sequence[T], *, n_pairs: int,
     return first, second, torch.tensor(labels)
 
 
+def _check_str(text: object, name: str = "text") -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"{name} debe ser un texto (str); se recibió "
+                             f"{describe(text)}")
+    return text
+
+
+def _check_id_lists(rows: object, name: str) -> None:
+    """Una lista de secuencias de ids enteros (una por ejemplo). Los ids
+    se miran solo en la primera fila: basta para el error típico."""
+    if isinstance(rows, str) or not isinstance(rows, Sequence) or any(
+            isinstance(r, str) or not isinstance(r, Sequence)
+            for r in rows) or (rows and not all(
+            isinstance(i, numbers.Integral) for i in rows[0])):
+        raise TypeError(f"{name} debe ser una lista de listas de ids "
+                             "enteros (usa tokenize para pasar de textos a "
+                             f"ids); se recibió {describe(rows)}")
+
+
 def wordpiece_split(tokenizer: Tokenizer, word: str) -> list[str]:
     """Cómo parte el tokenizador una palabra suelta (sin especiales)."""
+    _check_str(word, "word")
     return tokenizer.encode(word, add_special_tokens=False).tokens
 
 

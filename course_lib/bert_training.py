@@ -30,7 +30,7 @@ from course_lib.bert import (
     BertForSequenceClassification,
     mask_tokens,
 )
-from course_lib.utils import progress_bar
+from course_lib.utils import check_int, check_range, progress_bar
 
 __all__ = [
     "INPUT_KEYS", "RECIPES", "BertRecipe", "PretrainHistory",
@@ -117,13 +117,15 @@ def check_inputs(data: Mapping[str, Tensor],
     if missing:
         raise ValueError(f"faltan las claves {missing} en los datos; se "
                          f"recibieron {sorted(data)}")
-    shape = data["input_ids"].shape
     for key in INPUT_KEYS:
         value = data[key]
         if not isinstance(value, Tensor) or value.is_floating_point():
             raise TypeError(
                 f"{key} debe ser un tensor de enteros; se recibió "
                 f"{getattr(value, 'dtype', type(value).__name__)}")
+    shape = data["input_ids"].shape
+    for key in INPUT_KEYS:
+        value = data[key]
         if value.dim() != 2 or value.shape != shape:
             raise ValueError(f"{key} debe tener forma (N, T) = "
                              f"{tuple(shape)}; tiene {tuple(value.shape)}")
@@ -139,16 +141,24 @@ def check_inputs(data: Mapping[str, Tensor],
 
 
 def _check_budget(steps: int, batch_size: int) -> None:
-    for name, value in (("steps", steps), ("batch_size", batch_size)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} debe ser un entero >= 1; vale "
-                             f"{value!r}")
+    check_int(steps, "steps")
+    check_int(batch_size, "batch_size")
+
+
+def _check_classes(labels: Tensor, n_classes: int, name: str) -> None:
+    """Etiquetas en [0, n_classes): lo que acepta la entropía cruzada."""
+    check_range(labels, 0, n_classes, name, outside="clases fuera de")
 
 
 def linear_schedule(step: int, *, steps: int, warmup_steps: int) -> float:
     """Factor de la tasa de aprendizaje en el paso ``step`` (0, 1, …):
     sube linealmente durante ``warmup_steps`` y baja linealmente hasta 0
     en el último paso, como en BERT. Sin calentamiento, solo baja."""
+    check_int(steps, "steps")
+    check_int(step, "step", minimum=0)
+    if not 0 <= check_int(warmup_steps, "warmup_steps", minimum=0) <= steps:
+        raise ValueError(f"warmup_steps debe estar entre 0 y steps={steps};"
+                         f" se recibió {warmup_steps}")
     if step < warmup_steps:
         return (step + 1) / warmup_steps
     return (steps - step) / max(1, steps - warmup_steps)
@@ -188,6 +198,7 @@ def pretraining_losses(
     n = check_inputs(batch, nsp_labels)
     if n == 0:
         raise ValueError("el lote está vacío (N = 0)")
+    _check_classes(nsp_labels, 2, "nsp_labels")
     device = next(model.parameters()).device
     inputs, labels = mask_tokens(
         batch["input_ids"], mask_token_id=mask_token_id,
@@ -239,6 +250,7 @@ def pretrain(
     """
     n = check_inputs(data, nsp_labels)
     _check_budget(steps, batch_size)
+    _check_classes(nsp_labels, 2, "nsp_labels")
     if batch_size > n:
         raise ValueError(f"batch_size={batch_size} es mayor que el número "
                          f"de ejemplos N={n}")
@@ -296,6 +308,10 @@ def evaluate_pretraining(
     ``nsp_accuracy`` y ``n_masked``.
     """
     n = check_inputs(data, nsp_labels)
+    if n == 0:
+        raise ValueError("no hay ejemplos que evaluar (N = 0)")
+    check_int(batch_size, "batch_size")
+    _check_classes(nsp_labels, 2, "nsp_labels")
     inputs, labels = mask_tokens(
         data["input_ids"], mask_token_id=mask_token_id,
         vocab_size=model.config.vocab_size,
@@ -356,6 +372,12 @@ def finetune(
     """
     n = check_inputs(data, labels)
     _check_budget(steps, batch_size)
+    if n == 0:
+        raise ValueError("no hay ejemplos para el ajuste fino (N = 0)")
+    _check_classes(labels, model.num_labels, "labels")
+    if warmup_fraction is not None and not 0.0 <= warmup_fraction < 1.0:
+        raise ValueError("warmup_fraction debe estar en [0, 1); vale "
+                         f"{warmup_fraction}")
     device = next(model.parameters()).device
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr,
                                   weight_decay=weight_decay)
@@ -390,6 +412,7 @@ def classification_accuracy(
     n = check_inputs(data, labels)
     if n == 0:
         raise ValueError("no hay ejemplos que evaluar (N = 0)")
+    check_int(batch_size, "batch_size")
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()

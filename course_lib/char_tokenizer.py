@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from course_lib.utils import check_tensor, describe
+
 
 class CharTokenizer:
     """Convierte texto en ids (uno por carácter) y viceversa.
@@ -58,10 +60,13 @@ class CharTokenizer:
     def decode(self, ids: Tensor | Sequence[int]) -> str:
         """ids (T,) -> texto."""
         if isinstance(ids, Tensor):
-            if ids.dim() != 1 or ids.is_floating_point():
-                raise ValueError("decode espera un tensor 1-D de enteros; se "
-                                 f"recibió {ids.dtype} {tuple(ids.shape)}")
-            ids = ids.tolist()
+            ids = check_tensor(ids, "ids", ndim=1, shape="(T,)",
+                               dtype_kind="int").tolist()
+        elif isinstance(ids, str) or not all(
+                isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            raise TypeError("decode espera ids enteros (un tensor 1-D o "
+                                 f"una lista de int); se recibió "
+                                 f"{describe(ids)}")
         bad = [i for i in ids if not 0 <= i < self.vocab_size]
         if bad:
             raise ValueError(f"ids fuera del vocabulario [0, "
@@ -77,5 +82,10 @@ def train_val_split(data: Tensor, train_fraction: float = 0.9
     if not 0.0 < train_fraction < 1.0:
         raise ValueError(
             f"train_fraction debe estar en (0, 1); vale {train_fraction}")
+    check_tensor(data, "data", ndim=1, shape="(N,)")
     n = int(train_fraction * len(data))
+    if n == 0 or n == len(data):
+        raise ValueError(f"con {len(data)} tokens y train_fraction="
+                         f"{train_fraction} una de las dos partes queda "
+                         "vacía; se necesitan más datos")
     return data[:n], data[n:]

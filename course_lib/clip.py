@@ -33,7 +33,13 @@ from torch import Tensor, nn
 
 from course_lib.attention import MultiHeadAttention, causal_mask
 from course_lib.shapes import WordTokenizer
-from course_lib.utils import progress_bar
+from course_lib.utils import (
+    check_ids,
+    check_int,
+    check_tensor,
+    check_texts,
+    progress_bar,
+)
 from course_lib.vit import (
     ViT,
     ViTConfig,
@@ -85,6 +91,14 @@ class CLIPTextConfig:
     eos_token_id: int = 3               # se agrupa en el primer <eos>
 
     def __post_init__(self) -> None:
+        for name in ("vocab_size", "max_position_embeddings", "hidden_size",
+                     "num_hidden_layers", "num_attention_heads",
+                     "intermediate_size"):
+            check_int(getattr(self, name), name)
+        if not 0 <= check_int(self.eos_token_id, "eos_token_id",
+                              minimum=0) < self.vocab_size:
+            raise ValueError(f"eos_token_id={self.eos_token_id} debe estar "
+                             f"en el vocabulario [0, {self.vocab_size})")
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(f"hidden_size={self.hidden_size} no es múltiplo"
                              f" de num_attention_heads="
@@ -162,17 +176,14 @@ class CLIPTextTransformer(nn.Module):
                                              eps=config.layer_norm_eps)
 
     def forward(self, input_ids: Tensor) -> Tensor:
-        if not isinstance(input_ids, Tensor) or input_ids.dim() != 2 or (
-                input_ids.is_floating_point()):
-            raise ValueError("input_ids debe ser un tensor de enteros (B, T);"
-                             " se recibió "
-                             f"{getattr(input_ids, 'shape', input_ids)!r}")
+        check_ids(input_ids, self.config.vocab_size, "input_ids")
         T = input_ids.size(1)
         if T > self.config.max_position_embeddings:
             raise ValueError(f"texto de {T} tokens; el máximo es "
                              f"{self.config.max_position_embeddings}")
         is_eos = input_ids == self.config.eos_token_id  # (B, T)
-        if not is_eos.any(dim=1).all():
+        # Valores, solo en la CPU (sin sincronizar la GPU; utils.check_range).
+        if input_ids.device.type == "cpu" and not is_eos.any(dim=1).all():
             raise ValueError("cada texto debe contener el token <eos> (id "
                              f"{self.config.eos_token_id}); usa el "
                              "tokenizador del libro")
@@ -292,6 +303,8 @@ class CLIP(nn.Module):
 
     def forward(self, images: Tensor, input_ids: Tensor
                 ) -> tuple[Tensor, Tensor]:
+        check_tensor(images, "images", ndim=4, shape="(B, 3, S, S)")
+        check_tensor(input_ids, "input_ids", ndim=2, shape="(B, T)")
         if images.size(0) != input_ids.size(0):
             raise ValueError("se necesita una imagen por texto; se "
                              f"recibieron {images.size(0)} imágenes y "
@@ -309,6 +322,10 @@ def encode_texts(model: CLIP, texts: Sequence[str], *,
                  tokenizer: WordTokenizer | None = None,
                  batch_size: int = 512) -> Tensor:
     """Textos -> (n, E) normalizados, por lotes."""
+    texts = check_texts(texts, "texts")
+    if not texts:
+        raise ValueError("texts está vacío: se necesita al menos un texto")
+    check_int(batch_size, "batch_size")
     tokenizer = tokenizer or WordTokenizer()
     model.eval()
     device = model.logit_scale.device
@@ -322,6 +339,10 @@ def encode_texts(model: CLIP, texts: Sequence[str], *,
 def encode_images(model: CLIP, images: Tensor, *,
                   batch_size: int = 512) -> Tensor:
     """Imágenes (n, 3, S, S) -> (n, E) normalizadas, por lotes."""
+    check_tensor(images, "images", ndim=4, shape="(n, 3, S, S)")
+    if len(images) == 0:
+        raise ValueError("images está vacío: se necesita al menos una")
+    check_int(batch_size, "batch_size")
     model.eval()
     return torch.cat([model.encode_image(images[i:i + batch_size])
                       for i in range(0, len(images), batch_size)])
@@ -331,6 +352,8 @@ def recall_at_k(similarity: Tensor, k: int) -> float:
     """Fracción de filas cuya pareja (la diagonal) está entre sus k
     columnas más parecidas. Imagen→texto: ``similarity``; texto→imagen:
     ``similarity.T``."""
+    check_tensor(similarity, "similarity", ndim=2, shape="(n, n)")
+    check_int(k, "k")
     if similarity.dim() != 2 or similarity.size(0) != similarity.size(1):
         raise ValueError("similarity debe ser cuadrada (n, n); se recibió "
                          f"{tuple(similarity.shape)}")
@@ -352,6 +375,8 @@ def class_embeddings(model: CLIP, class_names: Sequence[str],
     if isinstance(class_names, str) or isinstance(templates, str):
         raise TypeError("class_names y templates deben ser listas de "
                         "textos, no un único str")
+    class_names = check_texts(class_names, "class_names")
+    templates = check_texts(templates, "templates")
     if not class_names or not templates:
         raise ValueError("se necesitan al menos una clase y una plantilla")
     bad = [t for t in templates if t.count("{}") != 1]
@@ -376,9 +401,7 @@ def zero_shot_classify(model: CLIP, images: Tensor,
     completos («un triángulo verde») y ``templates`` frases con «{}»
     («hay {}»); con varias plantillas se promedian sus vectores.
     """
-    if not isinstance(images, Tensor) or images.dim() != 4:
-        raise ValueError("images debe ser un tensor (B, 3, S, S); se "
-                         f"recibió {getattr(images, 'shape', images)!r}")
+    check_tensor(images, "images", ndim=4, shape="(B, 3, S, S)")
     classes = class_embeddings(model, class_names, templates,
                                tokenizer=tokenizer)           # (K, E)
     img = encode_images(model, images)                        # (B, E)
@@ -403,6 +426,10 @@ def train_clip(model: CLIP, images: Tensor, captions: Sequence[str], *,
                progress: bool = True, desc: str = "CLIP") -> CLIPHistory:
     """Entrena con AdamW y la pérdida contrastiva sobre lotes aleatorios
     sin repetición; tasa de aprendizaje con calentamiento y coseno."""
+    check_tensor(images, "images", ndim=4, shape="(n, 3, S, S)")
+    captions = check_texts(captions, "captions")
+    check_int(steps, "steps")
+    check_int(batch_size, "batch_size")
     if len(images) != len(captions):
         raise ValueError(f"hay {len(images)} imágenes y {len(captions)} "
                          "descripciones; deben ser pares")

@@ -33,7 +33,14 @@ from course_lib.attention import (
     split_heads,
 )
 from course_lib.clip import SHAPES_MEAN, SHAPES_STD
-from course_lib.utils import progress_bar
+from course_lib.utils import (
+    check_examples,
+    check_ids,
+    check_int,
+    check_targets,
+    check_tensor,
+    progress_bar,
+)
 from course_lib.vit import PatchEmbedding, check_images
 
 # --- bloques -----------------------------------------------------------
@@ -81,6 +88,12 @@ class CrossAttentionSpec:
     ffn: bool = True             # subcapa MLP (con su residual) detrás
     gated: bool = False          # x + tanh(α)·atención, α = 0 al inicio
     dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_int(self.n_head, "n_head")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout debe estar en [0, 1); vale "
+                             f"{self.dropout}")
 
 
 class CrossAttentionBlock(nn.Module):
@@ -132,6 +145,9 @@ class CrossAttentionBlock(nn.Module):
                 return_weights: bool = False
                 ) -> Tensor | tuple[Tensor, Tensor]:
         """Devuelve (B, Tq, C) y, si se piden, los pesos (B, H, Tq, Tk)."""
+        check_tensor(x, "x", ndim=3, shape="(B, Tq, C)", dtype_kind="float")
+        check_tensor(context, "context", ndim=3, shape="(B, Tk, C)",
+                     dtype_kind="float")
         if x.dim() != 3 or context.dim() != 3 or x.size(-1) != context.size(
                 -1) or x.size(0) != context.size(0):
             raise ValueError("x (B, Tq, C) y context (B, Tk, C) deben "
@@ -174,6 +190,11 @@ class FusionConfig:
     cross: CrossAttentionSpec = field(default_factory=CrossAttentionSpec)
 
     def __post_init__(self) -> None:
+        for name in ("vocab_size", "max_len", "image_size", "patch_size",
+                     "dim", "n_head", "n_answers"):
+            check_int(getattr(self, name), name)
+        for name in ("n_layer", "n_fusion_layer"):
+            check_int(getattr(self, name), name, minimum=0)
         if self.dim % self.n_head or self.image_size % self.patch_size:
             raise ValueError("dim debe ser múltiplo de n_head e image_size "
                              "múltiplo de patch_size; se recibió "
@@ -258,17 +279,23 @@ class TextEncoder(nn.Module):
 
 def masked_mean(x: Tensor, lengths: Tensor) -> Tensor:
     """Media de (B, T, C) sobre los ``lengths`` primeros tokens: (B, C)."""
+    check_tensor(x, "x", ndim=3, shape="(B, T, C)", dtype_kind="float")
     keep = padding_mask(lengths, x.size(1))[:, 0, 0, :, None]  # (B, T, 1)
     return (x * keep).sum(1) / lengths[:, None].to(x.dtype)
 
 
-def _check_inputs(images: Tensor, input_ids: Tensor, lengths: Tensor
-                  ) -> None:
-    if images.dim() != 4 or input_ids.dim() != 2 or lengths.dim() != 1:
-        raise ValueError("se esperaban images (B, 3, S, S), input_ids (B, T)"
-                         " y lengths (B,); se recibieron "
-                         f"{tuple(images.shape)}, {tuple(input_ids.shape)} y"
-                         f" {tuple(lengths.shape)}")
+def _check_inputs(images: Tensor, input_ids: Tensor, lengths: Tensor | None,
+                  config: FusionConfig) -> None:
+    """La entrada pública de cada modelo: tipos, formas y rango de los
+    ids (este en la CPU), una vez por llamada."""
+    check_tensor(images, "images", ndim=4, shape="(B, 3, S, S)")
+    check_ids(input_ids, config.vocab_size, "input_ids")
+    if input_ids.size(1) > config.max_len:
+        raise ValueError(f"input_ids tiene {input_ids.size(1)} tokens; el "
+                         f"máximo es max_len={config.max_len}")
+    if lengths is None:
+        return
+    check_tensor(lengths, "lengths", ndim=1, shape="(B,)", dtype_kind="int")
     if not images.size(0) == input_ids.size(0) == lengths.size(0):
         raise ValueError("images, input_ids y lengths deben tener el mismo "
                          f"lote B; se recibieron {images.size(0)}, "
@@ -304,7 +331,7 @@ class TextOnly(_QAModel):
 
     def forward(self, images: Tensor, input_ids: Tensor, lengths: Tensor
                 ) -> Tensor:
-        _check_inputs(images, input_ids, lengths)
+        _check_inputs(images, input_ids, lengths, self.config)
         t = self.text(input_ids, padding_mask(lengths, input_ids.size(1)))
         return self.head(masked_mean(t, lengths))             # (B, A)
 
@@ -318,7 +345,7 @@ class ImageOnly(_QAModel):
 
     def forward(self, images: Tensor, input_ids: Tensor, lengths: Tensor
                 ) -> Tensor:
-        _check_inputs(images, input_ids, lengths)
+        _check_inputs(images, input_ids, lengths, self.config)
         return self.head(self.image(images).mean(1))          # (B, A)
 
 
@@ -334,7 +361,7 @@ class LateFusion(_QAModel):
 
     def forward(self, images: Tensor, input_ids: Tensor, lengths: Tensor
                 ) -> Tensor:
-        _check_inputs(images, input_ids, lengths)
+        _check_inputs(images, input_ids, lengths, self.config)
         v = self.image(images).mean(1)                        # (B, C)
         t = masked_mean(self.text(
             input_ids, padding_mask(lengths, input_ids.size(1))), lengths)
@@ -359,7 +386,7 @@ class EarlyFusion(_QAModel):
 
     def forward(self, images: Tensor, input_ids: Tensor, lengths: Tensor
                 ) -> Tensor:
-        _check_inputs(images, input_ids, lengths)
+        _check_inputs(images, input_ids, lengths, self.config)
         B, T = input_ids.shape
         t = self.text(input_ids, None) + self.modality[0]      # (B, T, C)
         v = self.image(images) + self.modality[1]              # (B, N, C)
@@ -394,7 +421,7 @@ class CrossAttentionFusion(_QAModel):
                 ) -> Tensor | tuple[Tensor, list[Tensor]]:
         """Con ``return_weights`` devuelve también los pesos texto→imagen
         (B, H, T, N) de cada capa de fusión."""
-        _check_inputs(images, input_ids, lengths)
+        _check_inputs(images, input_ids, lengths, self.config)
         mask = padding_mask(lengths, input_ids.size(1))       # (B,1,1,T)
         v = self.image(images)                                # (B, N, C)
         t = self.text(input_ids, mask)                        # (B, T, C)
@@ -418,6 +445,9 @@ class PerceiverBottleneck(nn.Module):
     def __init__(self, dim: int, n_latents: int, *, n_head: int = 4,
                  n_layer: int = 1) -> None:
         super().__init__()
+        check_int(dim, "dim")
+        check_int(n_latents, "n_latents")
+        check_int(n_layer, "n_layer")
         self.latents = nn.Parameter(0.02 * torch.randn(1, n_latents, dim))
         spec = CrossAttentionSpec(n_head=n_head)
         self.cross = nn.ModuleList([CrossAttentionBlock(dim, spec)
@@ -448,7 +478,7 @@ class PerceiverFusion(_QAModel):
 
     def forward(self, images: Tensor, input_ids: Tensor, lengths: Tensor
                 ) -> Tensor:
-        _check_inputs(images, input_ids, lengths)
+        _check_inputs(images, input_ids, lengths, self.config)
         B, T = input_ids.shape
         mask = padding_mask(lengths, T)                       # (B,1,1,T)
         t = self.text(input_ids, mask) + self.modality[0]     # (B, T, C)
@@ -474,9 +504,12 @@ def train_qa(model: nn.Module, images: Tensor, input_ids: Tensor,
              progress: bool = True, desc: str = "fusión") -> list[float]:
     """AdamW + entropía cruzada, calentamiento y coseno; devuelve la
     pérdida de cada paso."""
-    if not len(images) == len(input_ids) == len(lengths) == len(answers):
-        raise ValueError("images, input_ids, lengths y answers deben tener "
-                         "el mismo número de ejemplos")
+    _check_inputs(images, input_ids, lengths, model.config)
+    check_tensor(answers, "answers", ndim=1, shape="(N,)", dtype_kind="int")
+    check_examples(images=images, input_ids=input_ids, lengths=lengths,
+                   answers=answers)
+    check_int(steps, "steps")
+    check_int(batch_size, "batch_size")
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr,
                                   weight_decay=0.01)
     warmup = max(1, steps // 10)
@@ -489,7 +522,8 @@ def train_qa(model: nn.Module, images: Tensor, input_ids: Tensor,
                             generator=generator)
         T = int(lengths[idx].max())
         logits = model(images[idx], input_ids[idx, :T], lengths[idx])
-        loss = F.cross_entropy(logits, answers[idx])
+        loss = F.cross_entropy(logits, check_targets(logits, answers[idx],
+                                                     "answers"))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -503,6 +537,9 @@ def train_qa(model: nn.Module, images: Tensor, input_ids: Tensor,
 def predict_qa(model: nn.Module, images: Tensor, input_ids: Tensor,
                lengths: Tensor, *, batch_size: int = 500) -> Tensor:
     """Respuestas predichas (n,) por lotes."""
+    _check_inputs(images, input_ids, lengths, model.config)
+    check_examples(images=images, input_ids=input_ids, lengths=lengths)
+    check_int(batch_size, "batch_size")
     model.eval()
     out = [model(images[i:i + batch_size], input_ids[i:i + batch_size],
                  lengths[i:i + batch_size]).argmax(-1)
@@ -516,12 +553,20 @@ def attention_spread(weights: Tensor) -> float:
     0 significa atención uniforme: todas las claves pesan lo mismo y la
     capa no distingue nada (colapso). weights: (..., Tq, Tk).
     """
+    check_tensor(weights, "weights", shape="(..., Tq, Tk)",
+                 dtype_kind="float")
+    if weights.dim() < 2 or weights.numel() == 0:
+        raise ValueError("weights debe tener forma (..., Tq, Tk) y no estar "
+                         f"vacío; se recibió {tuple(weights.shape)}")
     return (weights.amax(-1) - weights.amin(-1)).mean().item()
 
 
 def is_collapsed(weights: Tensor | None, predictions: Tensor, *,
                  tol: float = 0.02) -> bool:
     """¿No aprendió? Atención casi uniforme o una sola respuesta siempre."""
+    check_tensor(predictions, "predictions", ndim=1, shape="(n,)")
+    if len(predictions) == 0:
+        raise ValueError("predictions está vacío: no hay nada que juzgar")
     constant = bool((predictions == predictions[0]).all())
     flat = weights is not None and attention_spread(weights) < tol
     return constant or flat
@@ -569,10 +614,12 @@ class TinyCaptioner(nn.Module):
                 ) -> Tensor | tuple[Tensor, list[Tensor]]:
         """Con ``return_weights`` da también los pesos palabra→parche
         (B, H, T, N) de cada capa."""
+        _check_inputs(images, input_ids, None, self.config)
         T = input_ids.size(1)
-        if T > self.config.max_len:
-            raise ValueError(f"texto de {T} tokens; máximo "
-                             f"{self.config.max_len}")
+        if images.size(0) != input_ids.size(0):
+            raise ValueError("images e input_ids deben tener el mismo lote "
+                             f"B; se recibieron {images.size(0)} y "
+                             f"{input_ids.size(0)}")
         v = self.image(images)                                # (B, N, C)
         x = self.embed(input_ids) + self.pos[:, :T]           # (B, T, C)
         mask = causal_mask(T, device=x.device)
@@ -587,6 +634,10 @@ class TinyCaptioner(nn.Module):
              ) -> Tensor:
         """Entropía cruzada de la palabra siguiente (*teacher forcing*);
         el relleno no cuenta."""
+        check_ids(input_ids, self.config.vocab_size, "input_ids")
+        if input_ids.size(1) < 2:
+            raise ValueError("input_ids necesita al menos 2 tokens (<bos> y "
+                             f"uno que predecir); tiene {input_ids.size(1)}")
         logits = self(images, input_ids[:, :-1])              # (B, T-1, V)
         return F.cross_entropy(logits.flatten(0, 1),
                                input_ids[:, 1:].flatten(),
@@ -597,6 +648,14 @@ class TinyCaptioner(nn.Module):
                  max_len: int = 16) -> Tensor:
         """Decodificación voraz (*greedy*): (B, T') empezando por
         ``<bos>``; tras ``<eos>`` se rellena con ``eos_id``."""
+        check_tensor(images, "images", ndim=4, shape="(B, 3, S, S)")
+        check_int(max_len, "max_len")
+        for name, value in (("bos_id", bos_id), ("eos_id", eos_id)):
+            if not 0 <= check_int(value, name, minimum=0) < (
+                    self.config.vocab_size):
+                raise ValueError(f"{name}={value} debe estar en el "
+                                 "vocabulario [0, "
+                                 f"{self.config.vocab_size})")
         self.eval()
         ids = torch.full((images.size(0), 1), bos_id, device=images.device)
         done = torch.zeros(images.size(0), dtype=torch.bool,
@@ -618,6 +677,11 @@ def train_captioner(model: TinyCaptioner, images: Tensor,
                     progress: bool = True, desc: str = "subtitulador"
                     ) -> list[float]:
     """AdamW sobre lotes aleatorios; devuelve la pérdida de cada paso."""
+    check_tensor(images, "images", ndim=4, shape="(n, 3, S, S)")
+    check_ids(input_ids, model.config.vocab_size, "input_ids")
+    check_examples(images=images, input_ids=input_ids)
+    check_int(steps, "steps")
+    check_int(batch_size, "batch_size")
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr,
                                   weight_decay=0.01)
     warmup = max(1, steps // 10)

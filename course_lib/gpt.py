@@ -29,6 +29,13 @@ from course_lib.attention import (
     scaled_dot_product_attention,
     split_heads,
 )
+from course_lib.utils import (
+    check_hf_family,
+    check_ids,
+    check_int,
+    check_targets,
+    check_tensor,
+)
 
 
 @dataclass(frozen=True)
@@ -54,10 +61,7 @@ class GPTConfig:
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head",
                      "n_embd"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"{name} debe ser un entero >= 1; vale {value!r}")
+            check_int(getattr(self, name), name)
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd={self.n_embd} no es múltiplo de "
                              f"n_head={self.n_head}")
@@ -201,22 +205,12 @@ class GPT(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def _check_ids(self, idx: object) -> Tensor:
-        if not isinstance(idx, Tensor) or idx.dim() != 2 or (
-                idx.is_floating_point() or idx.dtype == torch.bool):
-            got = (f"{idx.dtype} de forma {tuple(idx.shape)}"
-                   if isinstance(idx, Tensor) else type(idx).__name__)
-            raise TypeError("idx debe ser un tensor de enteros (B, T); se "
-                            f"recibió {got}")
-        B, T = idx.shape
+        check_ids(idx, self.config.vocab_size, "idx")
+        T = idx.size(1)
         if T < 1 or T > self.config.block_size:
             raise ValueError(
                 f"la secuencia tiene T={T} tokens; el contexto del modelo "
                 f"admite de 1 a block_size={self.config.block_size}")
-        if idx.numel() and (idx.min() < 0
-                            or idx.max() >= self.config.vocab_size):
-            raise ValueError(
-                f"hay ids fuera del vocabulario [0, {self.config.vocab_size}"
-                f"): mínimo {idx.min().item()}, máximo {idx.max().item()}")
         return idx
 
     def forward(
@@ -233,10 +227,13 @@ class GPT(nn.Module):
         atención (B, H, T, T), uno por capa.
         """
         B, T = self._check_ids(idx).shape
-        if targets is not None and targets.shape != idx.shape:
-            raise ValueError(
-                f"targets debe tener la forma de idx {tuple(idx.shape)}; se "
-                f"recibió {tuple(targets.shape)}")
+        if targets is not None:
+            targets = check_tensor(targets, "targets", shape="(B, T)",
+                                   dtype_kind="int")
+            if targets.shape != idx.shape:
+                raise ValueError(
+                    f"targets debe tener la forma de idx {tuple(idx.shape)};"
+                    f" se recibió {tuple(targets.shape)}")
         pos = torch.arange(T, device=idx.device)  # (T,)
         x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, C)
         maps = []
@@ -246,6 +243,7 @@ class GPT(nn.Module):
         logits = self.lm_head(self.ln_f(x))  # (B, T, V)
         loss = None
         if targets is not None:
+            check_targets(logits, targets, "targets")
             loss = F.cross_entropy(logits.view(B * T, -1),
                                    targets.reshape(B * T))
         return (logits, loss, maps) if return_weights else (logits, loss)
@@ -267,9 +265,7 @@ class GPT(nn.Module):
         más probables y/o con el núcleo de probabilidad ``top_p`` y
         muestrea con ``generator`` (reproducible).
         """
-        if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-            raise ValueError("max_new_tokens debe ser un entero >= 0; vale "
-                             f"{max_new_tokens!r}")
+        check_int(max_new_tokens, "max_new_tokens", minimum=0)
         self._check_ids(idx[:, -self.config.block_size:]
                         if isinstance(idx, Tensor) and idx.dim() == 2
                         else idx)
@@ -294,6 +290,7 @@ class GPT(nn.Module):
         salida): se trasponen a la forma (salida, entrada) de
         ``nn.Linear``. Carga con ``strict=True``.
         """
+        check_hf_family(model, "gpt2", "GPT2LMHeadModel", "GPT.from_hf")
         hf = model.config
         if hf.activation_function not in ("gelu_new", "gelu"):
             raise ValueError("activación no soportada: "
@@ -337,6 +334,8 @@ def next_token_probs(
     top-k: solo los k más probables; top-p (*nucleus*): el menor conjunto
     de tokens cuya probabilidad acumulada llega a p.
     """
+    check_tensor(logits, "logits", ndim=(1, 2), shape="(B, V)",
+                 dtype_kind="float")
     if isinstance(temperature, bool) or not (
             isinstance(temperature, (int, float)) and temperature > 0):
         raise ValueError("temperature debe ser un número > 0; vale "
@@ -364,3 +363,4 @@ def next_token_probs(
         probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
         probs = probs / probs.sum(dim=-1, keepdim=True)
     return probs
+

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from course_lib.utils import describe
+
 T = TypeVar("T")
 
 HUB_HOST = "huggingface.co"
@@ -39,6 +41,7 @@ def hub_available(
     La resolución DNS no respeta el *timeout* de los sockets, así que la
     prueba entera corre en un hilo auxiliar con plazo.
     """
+    _check_timeout(timeout)
     if offline_requested():
         return False
     result: list[bool] = []
@@ -54,6 +57,14 @@ def hub_available(
     worker.start()
     worker.join(timeout)
     return bool(result and result[0])
+
+
+def _check_timeout(timeout: object) -> None:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError("timeout debe ser un número de segundos > 0; se "
+                             f"recibió {describe(timeout)}")
+    if not timeout > 0:
+        raise ValueError(f"timeout debe ser > 0 segundos; vale {timeout}")
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,18 @@ def load_pretrained(
     devuelve ``None``. Nunca ejecuta ``trust_remote_code``: ``load`` es una
     función de ``transformers`` que elige quien llama.
     """
+    if not callable(load):
+        raise TypeError("load debe ser una función que recibe repo_id; "
+                             f"se recibió {describe(load)}")
+    if fallback is not None and not callable(fallback):
+        raise TypeError("fallback debe ser una función sin argumentos "
+                             f"(o None); se recibió {describe(fallback)}")
+    if not isinstance(repo_id, str):
+        raise TypeError("repo_id debe ser un nombre del Hub o una "
+                             f"carpeta (str); se recibió {repo_id!r}")
+    if not repo_id:
+        raise ValueError("repo_id no puede estar vacío")
+    _check_timeout(timeout)
     reason = None
     if Path(repo_id).is_dir() or hub_available(timeout=timeout):
         try:

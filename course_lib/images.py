@@ -22,8 +22,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_lib.train import History, accuracy
-from course_lib.utils import progress_bar
+from course_lib.train import History, accuracy, check_dataset
+from course_lib.utils import (
+    check_int,
+    check_targets,
+    check_tensor,
+    describe,
+    progress_bar,
+)
+from course_lib.vit import check_images
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,8 @@ def load_digits_split(*, test_size: float = 0.25,
 def subset_per_class(y: Tensor, per_class: int, *,
                      generator: torch.Generator | None = None) -> Tensor:
     """Índices de ``per_class`` ejemplos al azar de cada clase."""
+    check_tensor(y, "y", ndim=1, shape="(N,)", dtype_kind="int")
+    check_int(per_class, "per_class")
     chosen = []
     for c in y.unique():
         idx = (y == c).nonzero().squeeze(1)
@@ -76,9 +85,8 @@ def random_shift(images: Tensor, max_shift: int = 1, *,
                  generator: torch.Generator | None = None) -> Tensor:
     """Desplaza cada imagen (B, C, H, W) hasta ±``max_shift`` píxeles en
     cada eje, rellenando con ceros (el fondo de los dígitos)."""
-    if images.dim() != 4:
-        raise ValueError("se esperaba un lote (B, C, H, W); se recibió "
-                         f"{tuple(images.shape)}")
+    check_tensor(images, "images", ndim=4, shape="(B, C, H, W)")
+    check_int(max_shift, "max_shift", minimum=0)
     if max_shift == 0:
         return images
     B, C, H, W = images.shape
@@ -99,6 +107,11 @@ def load_photo(name: str = "chelsea", *, size: int | None = None) -> Tensor:
     central y, si se da ``size``, redimensionada a size×size."""
     from skimage import data
 
+    if not isinstance(name, str):
+        raise TypeError("name debe ser el nombre (str) de una imagen de "
+                             f"skimage.data; se recibió {describe(name)}")
+    if size is not None:
+        check_int(size, "size")
     loader = getattr(data, name, None)
     if loader is None:
         raise ValueError(f"skimage.data no tiene la imagen {name!r}")
@@ -118,6 +131,9 @@ def load_photo(name: str = "chelsea", *, size: int | None = None) -> Tensor:
 
 def warmup_cosine(step: int, total: int, warmup: int) -> float:
     """Factor de la tasa: sube lineal durante ``warmup`` y baja en coseno."""
+    check_int(step, "step", minimum=0)
+    check_int(total, "total")
+    check_int(warmup, "warmup", minimum=0)
     if step < warmup:
         return (step + 1) / warmup
     progress = (step - warmup) / max(1, total - warmup)
@@ -152,9 +168,17 @@ def train_image_classifier(
     ``parameters`` restringe lo que se entrena (p. ej., solo la cabeza en
     una sonda lineal).
     """
-    if len(x) != len(y) or steps < 1:
-        raise ValueError(f"x ({len(x)}) e y ({len(y)}) deben tener la misma "
-                         f"longitud y steps ({steps}) ser >= 1")
+    check_dataset(x, y)
+    check_int(steps, "steps")
+    check_int(batch_size, "batch_size")
+    check_int(eval_every, "eval_every")
+    if warmup is not None:
+        check_int(warmup, "warmup", minimum=0)
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ValueError("label_smoothing debe estar en [0, 1); vale "
+                         f"{label_smoothing}")
+    if eval_data is not None:
+        check_dataset(*eval_data)
     params = list(model.parameters()) if parameters is None else parameters
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     warmup = max(1, steps // 10) if warmup is None else warmup
@@ -167,7 +191,8 @@ def train_image_classifier(
                 group["lr"] = lr * warmup_cosine(step, steps, warmup)
         idx = torch.randint(0, len(x), (batch_size,), generator=generator)
         xb = random_shift(x[idx], max_shift, generator=generator)
-        loss = F.cross_entropy(model(xb), y[idx],
+        logits = model(xb)                                   # (B, K)
+        loss = F.cross_entropy(logits, check_targets(logits, y[idx], "y"),
                                label_smoothing=label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -203,4 +228,5 @@ class SmallCNN(nn.Module):
         self.head = nn.Linear(2 * width, num_classes)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_images(x, num_channels=self.features[0].in_channels)
         return self.head(self.features(x))

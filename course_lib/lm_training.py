@@ -17,7 +17,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from course_lib.utils import progress_bar
+from course_lib.utils import (
+    check_int,
+    check_tensor,
+    describe,
+    progress_bar,
+)
 
 
 @dataclass(frozen=True)
@@ -39,10 +44,8 @@ class LMTrainConfig:
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "eval_every", "eval_tokens"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"{name} debe ser un entero >= 1; vale {value!r}")
+            check_int(getattr(self, name), name)
+        check_int(self.warmup_steps, "warmup_steps", minimum=0)
         if self.schedule not in ("cosine", "constant"):
             raise ValueError("schedule debe ser 'cosine' o 'constant'; "
                              f"vale {self.schedule!r}")
@@ -68,6 +71,24 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def _check_text_ids(data: object, block_size: int, name: str = "data"
+                    ) -> None:
+    """Un texto codificado: ids (N,) con N > block_size (una ventana de
+    block_size tokens y su siguiente)."""
+    check_int(block_size, "block_size")
+    check_tensor(data, name, ndim=1, shape="(N,)", dtype_kind="int")
+    if len(data) <= block_size:
+        raise ValueError(
+            f"{name} debe ser 1-D y más largo que block_size={block_size}; "
+            f"se recibió la forma {tuple(data.shape)}")
+
+
+def _check_config(config: object) -> None:
+    if not isinstance(config, LMTrainConfig):
+        raise TypeError("config debe ser un LMTrainConfig; se recibió "
+                             f"{describe(config)}")
+
+
 def get_batch(
     data: Tensor,
     block_size: int,
@@ -78,10 +99,8 @@ def get_batch(
 ) -> tuple[Tensor, Tensor]:
     """Ventanas aleatorias del texto: x (B, T) y y (B, T) = x desplazado
     un carácter (el «siguiente token» de cada posición)."""
-    if data.dim() != 1 or len(data) <= block_size:
-        raise ValueError(
-            f"data debe ser 1-D y más largo que block_size={block_size}; se "
-            f"recibió la forma {tuple(data.shape)}")
+    _check_text_ids(data, block_size)
+    check_int(batch_size, "batch_size")
     starts = torch.randint(len(data) - block_size, (batch_size,),
                            generator=generator)  # (B,)
     offsets = torch.arange(block_size)  # (T,)
@@ -102,6 +121,10 @@ def evaluate_loss(
     """Entropía cruzada media (nats/carácter) en ventanas de ``block_size``
     que no se solapan. Sin ``max_tokens`` recorre ``data`` entero; con él,
     ventanas repartidas a lo largo del texto. Determinista."""
+    _check_text_ids(data, block_size)
+    check_int(batch_size, "batch_size")
+    if max_tokens is not None:
+        check_int(max_tokens, "max_tokens")
     device = next(model.parameters()).device
     n_windows = (len(data) - 1) // block_size
     if max_tokens is not None:
@@ -123,6 +146,8 @@ def evaluate_loss(
 def learning_rate(step: int, config: LMTrainConfig) -> float:
     """Calentamiento lineal en ``warmup_steps`` y coseno hasta ``min_lr``
     en el último paso (o constante con ``schedule='constant'``)."""
+    _check_config(config)
+    check_int(step, "step", minimum=0)
     if config.schedule == "constant":
         return config.lr
     if step < config.warmup_steps:
@@ -171,7 +196,10 @@ def train_lm(
     """Entrena ``model`` (que devuelve ``(logits, pérdida)``) a predecir
     el siguiente carácter. Evalúa cada ``eval_every`` pasos y al final en
     ``eval_tokens`` de entrenamiento y de validación."""
+    _check_config(config)
     block_size = model.config.block_size
+    _check_text_ids(train_data, block_size, "train_data")
+    _check_text_ids(val_data, block_size, "val_data")
     device = next(model.parameters()).device
     optimizer = make_optimizer(model, config)
     history = LMHistory()

@@ -27,7 +27,14 @@ import torch
 from torch import Tensor, nn
 
 from course_lib.images import random_shift, warmup_cosine
-from course_lib.utils import progress_bar
+from course_lib.utils import (
+    check_examples,
+    check_hf_family,
+    check_int,
+    check_tensor,
+    describe,
+    progress_bar,
+)
 from course_lib.vit import (
     ViTConfig,
     ViTLayer,
@@ -53,9 +60,11 @@ def random_masking(x: Tensor, mask_ratio: float, noise: Tensor | None = None,
     al orden original. Misma semántica que ``ViTMAE`` de transformers: con
     el mismo ``noise`` se quedan los mismos parches.
     """
-    if not isinstance(x, Tensor) or x.dim() != 3:
-        raise ValueError("x debe tener forma (B, N, D); se recibió "
-                         f"{getattr(x, 'shape', type(x).__name__)}")
+    check_tensor(x, "x", ndim=3, shape="(B, N, D)")
+    if isinstance(mask_ratio, bool) or not isinstance(
+            mask_ratio, (int, float)):
+        raise TypeError("mask_ratio debe ser un número en [0, 1); se "
+                             f"recibió {describe(mask_ratio)}")
     if not 0.0 <= mask_ratio < 1.0:
         raise ValueError(f"mask_ratio debe estar en [0, 1); vale {mask_ratio}")
     B, N, D = x.shape
@@ -65,7 +74,8 @@ def random_masking(x: Tensor, mask_ratio: float, noise: Tensor | None = None,
                          "quedaría ningún parche visible")
     if noise is None:
         noise = torch.rand(B, N, generator=generator).to(x.device)
-    elif noise.shape != (B, N):
+    elif check_tensor(noise, "noise", shape=f"{(B, N)}",
+                      dtype_kind="float").shape != (B, N):
         raise ValueError(f"noise debe tener forma {(B, N)}; se recibió "
                          f"{tuple(noise.shape)}")
     ids_shuffle = noise.argsort(dim=1)          # (B, N) menor ruido primero
@@ -87,6 +97,8 @@ def sincos_2d_positions(grid_size: int, dim: int, *,
     en el mismo orden que los pesos publicados de MAE. La fila del token
     de clase es cero.
     """
+    check_int(grid_size, "grid_size")
+    check_int(dim, "dim")
     if dim % 4:
         raise ValueError(f"dim={dim} debe ser múltiplo de 4")
     omega = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float64)
@@ -110,7 +122,25 @@ def mae_loss(target: Tensor, pred: Tensor, is_masked: Tensor, *,
     target, pred: (B, N, P·P·C); is_masked: (B, N) bool. Con ``norm_pix``
     cada parche objetivo se normaliza con su propia media y varianza (§3
     del artículo: mejora las representaciones).
+
+    Sin ningún parche tapado la media no existe (0/0): es un error. Esa
+    comprobación lee un valor y solo se hace en la CPU (en la GPU
+    sincronizaría cada paso; allí el resultado sería NaN).
     """
+    check_tensor(target, "target", ndim=3, shape="(B, N, P·P·C)",
+                 dtype_kind="float")
+    check_tensor(pred, "pred", ndim=3, shape="(B, N, P·P·C)",
+                 dtype_kind="float")
+    check_tensor(is_masked, "is_masked", ndim=2, shape="(B, N)",
+                 dtype_kind="bool")
+    if pred.shape != target.shape or is_masked.shape != target.shape[:2]:
+        raise ValueError(
+            f"pred {tuple(pred.shape)} debe tener la forma de target "
+            f"{tuple(target.shape)} e is_masked {tuple(is_masked.shape)} "
+            f"la forma (B, N) = {tuple(target.shape[:2])}")
+    if is_masked.device.type == "cpu" and not is_masked.any():
+        raise ValueError("is_masked no tapa ningún parche: la pérdida "
+                         "se promedia sobre los tapados y no hay ninguno")
     if norm_pix:
         mean = target.mean(dim=-1, keepdim=True)
         var = target.var(dim=-1, keepdim=True)
@@ -248,6 +278,19 @@ class MAE(nn.Module):
 
     def forward_decoder(self, latent: Tensor, ids_restore: Tensor) -> Tensor:
         """(B, 1 + K, D) -> predicción de píxeles (B, N, P·P·C)."""
+        enc = self.config.encoder
+        check_tensor(latent, "latent", ndim=3, shape="(B, 1 + K, D)",
+                     dtype_kind="float")
+        check_tensor(ids_restore, "ids_restore", ndim=2, shape="(B, N)",
+                     dtype_kind="int")
+        B, K1, D = latent.shape
+        if (D != enc.hidden_size or ids_restore.shape != (
+                B, enc.num_patches) or not 1 <= K1 <= enc.num_patches + 1):
+            raise ValueError(
+                f"se esperaban latent (B, 1 + K, {enc.hidden_size}) con K "
+                f"<= N = {enc.num_patches} e ids_restore (B, N); se "
+                f"recibieron {tuple(latent.shape)} y "
+                f"{tuple(ids_restore.shape)}")
         return self.decoder(latent, ids_restore)
 
     def forward_loss(self, pixel_values: Tensor, pred: Tensor,
@@ -263,7 +306,7 @@ class MAE(nn.Module):
         ratio = self.config.mask_ratio if mask_ratio is None else mask_ratio
         latent, is_masked, ids_restore = self.forward_encoder(
             pixel_values, ratio, noise, generator=generator)
-        pred = self.forward_decoder(latent, ids_restore)
+        pred = self.decoder(latent, ids_restore)  # ya validado: sin repetir
         loss = self.forward_loss(pixel_values, pred, is_masked)
         return MAEOutput(loss, pred, is_masked, ids_restore)
 
@@ -283,6 +326,9 @@ class MAE(nn.Module):
         """Imagen (B, C, H, W) con los parches visibles originales y los
         tapados predichos (deshaciendo ``norm_pix`` con la media y varianza
         reales del parche, solo para visualizar)."""
+        if not isinstance(out, MAEOutput):
+            raise TypeError("out debe ser la salida de MAE.forward "
+                                 f"(MAEOutput); se recibió {describe(out)}")
         P = self.config.encoder.patch_size
         target = patchify(pixel_values, P)                    # (B, N, PPC)
         pred = out.pred
@@ -297,6 +343,8 @@ class MAE(nn.Module):
     def from_hf(cls, model: nn.Module) -> MAE:
         """Copia un ``transformers.ViTMAEForPreTraining`` (claves del
         checkpoint, ``strict=True``; ver ``vit.checkpoint_key``)."""
+        check_hf_family(model, "vit_mae", "ViTMAEForPreTraining",
+                        "MAE.from_hf")
         ours = cls(MAEConfig.from_hf(model.config))
         state = {checkpoint_key(k): v for k, v in model.state_dict().items()}
         ours.load_state_dict(state, strict=True)
@@ -317,7 +365,12 @@ def pretrain_mae(model: MAE, x: Tensor, *, steps: int,
     aumento. El presupuesto es un número de pasos. Devuelve la pérdida
     de cada paso.
     """
-    if steps < 1 or len(x) == 0:
+    check_images(x, num_channels=model.config.encoder.num_channels)
+    check_int(steps, "steps")
+    check_int(batch_size, "batch_size")
+    if warmup is not None:
+        check_int(warmup, "warmup", minimum=0)
+    if len(x) == 0:
         raise ValueError(f"steps ({steps}) debe ser >= 1 y x no puede "
                          "estar vacío")
     params = [p for p in model.parameters() if p.requires_grad]
@@ -352,6 +405,12 @@ def linear_probe(train: Tensor, y_train: Tensor, test: Tensor,
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
+    for name, feats, labels in (("train", train, y_train),
+                                ("test", test, y_test)):
+        check_tensor(feats, name, ndim=2, shape="(n, D)")
+        check_tensor(labels, f"y_{name}", ndim=1, shape="(n,)",
+                     dtype_kind="int")
+        check_examples(**{name: feats, f"y_{name}": labels})
     if train.dim() != 2 or test.dim() != 2 or train.size(1) != test.size(1):
         raise ValueError("los rasgos deben ser (n, D) con la misma D; se "
                          f"recibieron {tuple(train.shape)} y "

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from course_lib.utils import check_int, check_tensor
+
 MAX_NUMBER = 999_999_999
 MAX_DIGITS = 6              # la tarea del libro: de 0 a 999 999
 PAD, BOS, EOS = "<pad>", "<bos>", "<eos>"
@@ -165,7 +167,8 @@ def _check_numbers(numbers: Sequence[int], max_digits: int) -> list[int]:
             raise TypeError(f"se esperaban enteros; se recibió {n!r}")
         if not 0 <= n <= limit:
             raise ValueError(
-                f"{n} no cabe en {max_digits} cifras (0 a {limit})"
+                f"{n} no cabe en {max_digits} cifras: cada número debe "
+                f"estar entre 0 y {limit}"
             )
     return numbers
 
@@ -198,6 +201,7 @@ def encode_targets(numbers: Sequence[int], *, length: int = 10) -> Tensor:
 
 def decode_targets(ids: Tensor) -> list[str]:
     """(B, T) ids → B frases (se corta en el primer ``<eos>``)."""
+    check_tensor(ids, "ids", ndim=2, shape="(B, T)", dtype_kind="int")
     return [" ".join(TGT_VOCAB.decode(row.tolist())) for row in ids]
 
 
@@ -207,6 +211,11 @@ def sample_numbers(n: int, *, max_digits: int = MAX_DIGITS,
     equiprobable y luego un número de k cifras al azar. Así los números
     cortos no son rarísimos (con un muestreo uniforme, 9 de cada 10
     tendrían 6 cifras)."""
+    check_int(n, "n", minimum=0)
+    check_int(max_digits, "max_digits")
+    if max_digits > len(str(MAX_NUMBER)):
+        raise ValueError(f"max_digits debe estar entre 1 y "
+                         f"{len(str(MAX_NUMBER))}; se recibió {max_digits}")
     k = torch.randint(1, max_digits + 1, (n,), generator=generator)
     low = torch.where(k == 1, 0, 10 ** (k - 1))         # (n,)
     span = 10 ** k - low                                 # (n,)

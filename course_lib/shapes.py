@@ -24,6 +24,9 @@ import torch
 from PIL import Image, ImageDraw
 from torch import Tensor
 
+from course_lib.utils import check_int, check_tensor
+from course_lib.utils import describe as _received
+
 # forma -> (género, plural)
 SHAPES: dict[str, tuple[str, str]] = {
     "círculo": ("m", "círculos"), "cuadrado": ("m", "cuadrados"),
@@ -64,6 +67,17 @@ class Figure:
     size: str
     row: int
     col: int
+
+    def __post_init__(self) -> None:
+        _feminine(self.shape)
+        colour_word(self.colour, feminine=False)
+        if self.size not in SIZES:
+            raise ValueError(f"tamaño desconocido {self.size!r}; se esperaba "
+                             f"uno de {tuple(SIZES)}")
+        for name in ("row", "col"):
+            if not 0 <= check_int(getattr(self, name), name, minimum=0) < 3:
+                raise ValueError(f"{name} debe estar entre 0 y 2 (rejilla "
+                                 f"3 × 3); se recibió {getattr(self, name)}")
 
     @property
     def position(self) -> str:
@@ -163,6 +177,7 @@ def full_caption(fig: Figure) -> str:
 def describe(figures: list[Figure]) -> str:
     """Describe una imagen de varias figuras; las iguales (forma y color)
     se agrupan en plural: «dos círculos rojos y una cruz azul arriba»."""
+    _check_figures(figures)
     groups: dict[tuple[str, str], list[Figure]] = {}
     for f in figures:
         groups.setdefault((f.shape, f.colour), []).append(f)
@@ -240,6 +255,10 @@ def render(figures: list[Figure], *, image_size: int = 32,
     por figura y ruido de píxel. Las figuras posteriores tapan a las
     anteriores.
     """
+    _check_figures(figures)
+    _check_n(1, image_size)
+    if pixel_noise < 0:
+        raise ValueError(f"pixel_noise debe ser >= 0; vale {pixel_noise}")
     rng = rng or np.random.default_rng(0)
     x = np.empty((3, image_size, image_size), dtype=np.float32)
     x[:] = np.array(_BACKGROUND, dtype=np.float32)[:, None, None]
@@ -267,6 +286,13 @@ def _random_figure(rng: np.random.Generator, cell: int,
     shape, colour = combos[rng.integers(len(combos))]
     size = ("pequeño", "grande")[rng.integers(2)]
     return Figure(shape, colour, size, cell // 3, cell % 3)
+
+
+def _check_figures(figures: object) -> None:
+    if not isinstance(figures, (list, tuple)) or not all(
+            isinstance(f, Figure) for f in figures):
+        raise TypeError("figures debe ser una lista de Figure; se "
+                             f"recibió {_received(figures)}")
 
 
 def _check_n(n: int, image_size: int) -> None:
@@ -413,6 +439,9 @@ def make_qa_data(n: int, *, seed: int = 0, image_size: int = 32,
     respuesta, y la imagen sola tampoco (no se sabe qué se pregunta).
     """
     _check_n(n, image_size)
+    if isinstance(kinds, str):
+        raise TypeError("kinds debe ser una tupla de tipos de pregunta,"
+                             f" no un único str; escribe ({kinds!r},)")
     bad = [k for k in kinds if k not in QUESTION_KINDS]
     if not kinds or bad:
         raise ValueError(f"tipos de pregunta desconocidos {bad}; se "
@@ -485,7 +514,13 @@ class WordTokenizer:
         return [self.bos_id, *ids, self.eos_id]
 
     def decode(self, ids: list[int] | Tensor) -> str:
-        ids = ids.tolist() if isinstance(ids, Tensor) else ids
+        if isinstance(ids, Tensor):
+            ids = check_tensor(ids, "ids", ndim=1, shape="(T,)",
+                               dtype_kind="int").tolist()
+        elif isinstance(ids, str) or not all(
+                isinstance(i, (int, np.integer)) for i in ids):
+            raise TypeError("ids debe ser una lista de enteros o un "
+                                 f"tensor (T,); se recibió {_received(ids)}")
         words = []
         for i in ids:
             if i == self.eos_id:
@@ -499,6 +534,9 @@ class WordTokenizer:
         ``lengths`` (B,) con la longitud real (``<bos>`` y ``<eos>``
         incluidos)."""
         texts = [texts] if isinstance(texts, str) else texts
+        if not isinstance(texts, (list, tuple)):
+            raise TypeError("texts debe ser un texto o una lista de "
+                                 f"textos; se recibió {_received(texts)}")
         if not texts:
             raise ValueError("se recibió una lista de textos vacía")
         encoded = [self.encode(t) for t in texts]

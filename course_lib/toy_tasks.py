@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from course_lib.attention import MultiHeadAttention, sinusoidal_positions
+from course_lib.utils import check_ids, check_int
 
 
 def make_pointer_task(
@@ -30,11 +31,9 @@ def make_pointer_task(
     x[:, 1:] son símbolos en [0, n_symbols). y: (n,) = x[i, p_i].
     Vocabulario total: ``n_symbols + seq_len - 1``.
     """
-    if n < 1 or seq_len < 2 or n_symbols < 2:
-        raise ValueError(
-            "se necesita n >= 1, seq_len >= 2 y n_symbols >= 2; se "
-            f"recibieron n={n}, seq_len={seq_len}, n_symbols={n_symbols}"
-        )
+    for name, value, low in (("n", n, 1), ("seq_len", seq_len, 2),
+                             ("n_symbols", n_symbols, 2)):
+        check_int(value, name, minimum=low)
     symbols = torch.randint(0, n_symbols, (n, seq_len - 1),
                             generator=generator)  # (n, T-1)
     p = torch.randint(1, seq_len, (n,), generator=generator)  # (n,)
@@ -50,12 +49,17 @@ class BagOfWordsClassifier(nn.Module):
     def __init__(self, vocab_size: int, n_classes: int, *, dim: int = 64,
                  hidden: int = 128) -> None:
         super().__init__()
+        for name, value in (("vocab_size", vocab_size),
+                            ("n_classes", n_classes), ("dim", dim),
+                            ("hidden", hidden)):
+            check_int(value, name)
         self.embed = nn.Embedding(vocab_size, dim)
         self.mlp = nn.Sequential(
             nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, n_classes)
         )
 
     def forward(self, x: Tensor) -> Tensor:
+        check_ids(x, self.embed.num_embeddings, "x")
         bag = self.embed(x).mean(dim=1)  # (B, C): el orden desaparece
         return self.mlp(bag)  # (B, n_classes)
 
@@ -67,6 +71,8 @@ class PointerAttentionClassifier(nn.Module):
     def __init__(self, vocab_size: int, n_classes: int, seq_len: int, *,
                  dim: int = 64, n_head: int = 1) -> None:
         super().__init__()
+        check_int(vocab_size, "vocab_size")
+        check_int(n_classes, "n_classes")
         self.embed = nn.Embedding(vocab_size, dim)
         self.register_buffer(
             "positions", sinusoidal_positions(seq_len, dim), persistent=False
@@ -77,6 +83,7 @@ class PointerAttentionClassifier(nn.Module):
     def forward(
         self, x: Tensor, return_weights: bool = False
     ) -> Tensor | tuple[Tensor, Tensor]:
+        check_ids(x, self.embed.num_embeddings, "x")
         if x.size(1) > self.positions.size(0):
             raise ValueError(
                 f"secuencia de {x.size(1)} tokens; el modelo admite como "

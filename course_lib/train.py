@@ -11,7 +11,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_lib.utils import progress_bar
+from course_lib.utils import (
+    check_examples,
+    check_int,
+    check_targets,
+    check_tensor,
+    progress_bar,
+)
 
 
 @dataclass
@@ -24,10 +30,20 @@ class History:
     eval_accuracy: list[float] = field(default_factory=list)
 
 
+def check_dataset(x: object, y: object) -> int:
+    """Ejemplos ``x`` (N, ...) y etiquetas enteras ``y`` (N,), N > 0.
+    Devuelve N. El rango de las etiquetas se comprueba con los logits."""
+    check_tensor(x, "x")
+    check_tensor(y, "y", ndim=1, shape="(N,)", dtype_kind="int")
+    return check_examples(x=x, y=y)
+
+
 @torch.no_grad()
 def accuracy(model: nn.Module, x: Tensor, y: Tensor,
              *, batch_size: int = 1024) -> float:
     """Fracción de aciertos de ``model(x).argmax(-1)`` frente a ``y``."""
+    check_dataset(x, y)
+    check_int(batch_size, "batch_size")
     was_training = model.training
     model.eval()
     hits = 0
@@ -57,23 +73,20 @@ def train_classifier(
     ``generator`` fija el orden de los lotes (reproducible). Si se da
     ``eval_data``, mide la exactitud cada ``eval_every`` pasos y al final.
     """
-    if len(x) != len(y):
-        raise ValueError(
-            f"x e y deben tener el mismo número de ejemplos; se recibieron "
-            f"{len(x)} y {len(y)}"
-        )
-    if steps < 1 or batch_size < 1:
-        raise ValueError(
-            f"steps y batch_size deben ser >= 1; se recibieron {steps} y "
-            f"{batch_size}"
-        )
+    check_dataset(x, y)
+    check_int(steps, "steps")
+    check_int(batch_size, "batch_size")
+    check_int(eval_every, "eval_every")
+    if eval_data is not None:
+        check_dataset(*eval_data)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history = History()
     model.train()
     bar = progress_bar(range(1, steps + 1), desc=desc, disable=not progress)
     for step in bar:
         idx = torch.randint(0, len(x), (batch_size,), generator=generator)
-        loss = F.cross_entropy(model(x[idx]), y[idx])
+        logits = model(x[idx])                       # (B, K)
+        loss = F.cross_entropy(logits, check_targets(logits, y[idx], "y"))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

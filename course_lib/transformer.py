@@ -34,6 +34,13 @@ from course_lib.attention import (
     causal_mask,
     sinusoidal_positions,
 )
+from course_lib.utils import (
+    check_examples,
+    check_ids,
+    check_int,
+    check_targets,
+    check_tensor,
+)
 
 _ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
 
@@ -225,6 +232,13 @@ class TransformerConfig:
                 f"dropout debe estar en [0, 1); vale {self.dropout}")
         if self.activation not in _ACTIVATIONS:
             raise ValueError(f"activación desconocida {self.activation!r}")
+        for name in ("pad_id", "bos_id", "eos_id"):
+            value = check_int(getattr(self, name), name, minimum=0)
+            if value >= min(self.src_vocab_size, self.tgt_vocab_size):
+                raise ValueError(
+                    f"{name}={value} debe estar en los dos vocabularios "
+                    f"(src_vocab_size={self.src_vocab_size}, "
+                    f"tgt_vocab_size={self.tgt_vocab_size})")
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> TransformerConfig:
@@ -248,6 +262,8 @@ def shift_right(labels: Tensor, bos_id: int) -> Tensor:
     """Entrada del decodificador con *teacher forcing*: (B, T) ->
     (B, T) = [<bos>, y_1, …, y_{T-1}]. En el paso t el decodificador ve
     las palabras correctas anteriores y debe predecir ``labels[:, t]``."""
+    check_tensor(labels, "labels", ndim=2, shape="(B, T)", dtype_kind="int")
+    check_int(bos_id, "bos_id", minimum=0)
     bos = torch.full_like(labels[:, :1], bos_id)  # (B, 1)
     return torch.cat([bos, labels[:, :-1]], dim=1)  # (B, T)
 
@@ -255,6 +271,7 @@ def shift_right(labels: Tensor, bos_id: int) -> Tensor:
 def decoder_mask(tgt: Tensor, pad_id: int) -> Tensor:
     """(B, 1, T, T): causal (la consulta t ve las claves ≤ t) y sin
     claves de relleno. True = puede atender."""
+    check_tensor(tgt, "tgt", ndim=2, shape="(B, T)", dtype_kind="int")
     T = tgt.size(1)
     keys = (tgt != pad_id)[:, None, None, :]  # (B, 1, 1, T)
     return causal_mask(T, device=tgt.device) & keys  # (B, 1, T, T)
@@ -295,28 +312,27 @@ class Transformer(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def _embed(self, ids: Tensor, table: nn.Embedding, name: str) -> Tensor:
-        if not isinstance(ids, Tensor) or ids.dim() != 2 or (
-                ids.is_floating_point() or ids.dtype == torch.bool):
-            got = (f"{ids.dtype} de forma {tuple(ids.shape)}"
-                   if isinstance(ids, Tensor) else type(ids).__name__)
-            raise TypeError(f"{name} debe ser un tensor de enteros (B, T); "
-                            f"se recibió {got}")
-        T, V = ids.size(1), table.num_embeddings
-        if not 1 <= T <= self.config.max_len:
-            raise ValueError(f"{name} tiene {T} tokens; el modelo admite de "
-                             f"1 a max_len={self.config.max_len}")
-        if ids.numel() and (ids.min() < 0 or ids.max() >= V):
-            raise ValueError(
-                f"{name} tiene ids fuera del vocabulario [0, {V}): mínimo "
-                f"{ids.min().item()}, máximo {ids.max().item()}")
+    def _check_ids(self, ids: object, name: str) -> Tensor:
+        """Valida la fuente o el destino: enteros (B, T) en el vocabulario
+        y 1 <= T <= max_len. Una vez por llamada pública."""
+        c = self.config
+        V = c.src_vocab_size if name == "src" else c.tgt_vocab_size
+        ids = check_ids(ids, V, name)
+        if not 1 <= ids.size(1) <= c.max_len:
+            raise ValueError(f"{name} tiene {ids.size(1)} tokens; el modelo "
+                             f"admite de 1 a max_len={c.max_len}")
+        return ids
+
+    def _embed(self, ids: Tensor, table: nn.Embedding) -> Tensor:
+        T = ids.size(1)
         x = table(ids) * math.sqrt(self.config.dim)  # (B, T, C), §3.4
         return self.embed_dropout(x + self.positions[:T])
 
     def encode(self, src: Tensor) -> tuple[Tensor, Tensor]:
         """src (B, S) -> memoria (B, S, C) y su máscara (B, 1, 1, S)."""
+        self._check_ids(src, "src")
         src_mask = (src != self.config.pad_id)[:, None, None, :]
-        x = self._embed(src, self.src_embed, "src")
+        x = self._embed(src, self.src_embed)
         for layer in self.encoder_layers:
             x = layer(x, src_mask)
         return self.encoder_norm(x), src_mask
@@ -327,8 +343,20 @@ class Transformer(nn.Module):
     ) -> Tensor | tuple[Tensor, list[Tensor]]:
         """tgt (B, T) -> logits (B, T, V); con ``return_weights``, también
         los pesos cruzados de cada capa, (B, H, T, S)."""
+        self._check_ids(tgt, "tgt")
+        check_tensor(memory, "memory", ndim=3, shape="(B, S, C)",
+                     dtype_kind="float")
+        if memory.size(0) != tgt.size(0):
+            raise ValueError(f"tgt y memory deben tener el mismo lote B; se "
+                             f"recibieron {tgt.size(0)} y {memory.size(0)}")
+        return self._decode(tgt, memory, src_mask, return_weights)
+
+    def _decode(
+        self, tgt: Tensor, memory: Tensor, src_mask: Tensor,
+        return_weights: bool = False,
+    ) -> Tensor | tuple[Tensor, list[Tensor]]:
         self_mask = decoder_mask(tgt, self.config.pad_id)  # (B, 1, T, T)
-        x = self._embed(tgt, self.tgt_embed, "tgt")
+        x = self._embed(tgt, self.tgt_embed)
         maps = []
         for layer in self.decoder_layers:
             x, w = layer(x, memory, self_mask, src_mask, return_weights=True)
@@ -338,11 +366,12 @@ class Transformer(nn.Module):
 
     def forward(self, src: Tensor, tgt: Tensor) -> Tensor:
         """src (B, S); tgt (B, T) que empieza por <bos>. -> (B, T, V)."""
-        if src.size(0) != tgt.size(0):
+        self._check_ids(tgt, "tgt")
+        if self._check_ids(src, "src").size(0) != tgt.size(0):
             raise ValueError(f"src y tgt deben tener el mismo lote B; se "
                              f"recibieron {src.size(0)} y {tgt.size(0)}")
         memory, src_mask = self.encode(src)
-        return self.decode(tgt, memory, src_mask)
+        return self._decode(tgt, memory, src_mask)
 
     @torch.no_grad()
     def greedy_decode(
@@ -366,7 +395,7 @@ class Transformer(nn.Module):
         out = torch.full((src.size(0), 1), c.bos_id, device=src.device)
         done = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
         for _ in range(max_len):
-            logits = self.decode(out, memory, src_mask)  # (B, t, V)
+            logits = self._decode(out, memory, src_mask)  # (B, t, V)
             nxt = logits[:, -1].argmax(dim=-1)  # (B,)
             nxt = nxt.masked_fill(done, c.eos_id)
             out = torch.cat([out, nxt[:, None]], dim=1)  # (B, t + 1)
@@ -375,7 +404,7 @@ class Transformer(nn.Module):
                 break
         maps = None
         if return_weights:   # pesos de los pasos que dieron cada token
-            _, maps = self.decode(out[:, :-1], memory, src_mask, True)
+            _, maps = self._decode(out[:, :-1], memory, src_mask, True)
         self.train(was_training)
         return out if maps is None else (out, maps)
 
@@ -383,6 +412,9 @@ class Transformer(nn.Module):
 def sequence_loss(logits: Tensor, labels: Tensor, pad_id: int) -> Tensor:
     """Entropía cruzada media por token, sin contar el relleno.
     logits (B, T, V); labels (B, T)."""
+    check_tensor(logits, "logits", ndim=3, shape="(B, T, V)",
+                 dtype_kind="float")
+    check_targets(logits, labels, "labels", ignore_index=pad_id)
     return F.cross_entropy(logits.flatten(0, 1), labels.flatten(),
                            ignore_index=pad_id)
 
@@ -409,15 +441,13 @@ def train_seq2seq(
     """
     from course_lib.utils import progress_bar
 
-    if len(src) != len(labels):
-        raise ValueError(f"src y labels deben tener el mismo número de "
-                         f"ejemplos; se recibieron {len(src)} y "
-                         f"{len(labels)}")
-    if steps < 1 or batch_size < 1 or warmup < 0:
-        raise ValueError(f"se necesita steps >= 1, batch_size >= 1 y "
-                         f"warmup >= 0; se recibieron {steps}, "
-                         f"{batch_size} y {warmup}")
     c = model.config
+    check_ids(src, c.src_vocab_size, "src")
+    check_ids(labels, c.tgt_vocab_size, "labels")
+    check_examples(src=src, labels=labels)
+    check_int(steps, "steps")
+    check_int(batch_size, "batch_size")
+    check_int(warmup, "warmup", minimum=0)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr,
                                  betas=(0.9, 0.98))
     schedule = torch.optim.lr_scheduler.LambdaLR(

@@ -31,6 +31,7 @@ from course_lib.attention import (
     scaled_dot_product_attention,
     split_heads,
 )
+from course_lib.utils import check_hf_family, check_int, check_tensor
 
 ACTIVATIONS = ("gelu", "gelu_tanh", "quick_gelu")
 POOLINGS = ("cls", "mean")
@@ -52,6 +53,8 @@ def check_images(images: object, *, patch_size: int | None = None,
         raise TypeError("las imágenes deben ser de tipo flotante; se "
                         f"recibió dtype={images.dtype}")
     B, C, H, W = images.shape
+    if patch_size is not None:
+        check_int(patch_size, "patch_size")
     if num_channels is not None and C != num_channels:
         raise ValueError(f"se esperaban {num_channels} canales y la imagen "
                          f"tiene {C} (forma {tuple(images.shape)})")
@@ -85,9 +88,8 @@ def unpatchify(patches: Tensor, patch_size: int, *,
 
     ``grid`` = (H/P, W/P); si se omite, la rejilla es cuadrada (N = g²).
     """
-    if not isinstance(patches, Tensor) or patches.dim() != 3:
-        raise ValueError("los parches deben tener forma (B, N, P·P·C); se "
-                         f"recibió {getattr(patches, 'shape', patches)}")
+    check_tensor(patches, "patches", ndim=3, shape="(B, N, P·P·C)")
+    check_int(patch_size, "patch_size")
     B, N, K = patches.shape
     P = patch_size
     if grid is None:
@@ -120,6 +122,10 @@ class PatchEmbedding(nn.Module):
     def __init__(self, num_channels: int, hidden_size: int, patch_size: int,
                  *, bias: bool = True) -> None:
         super().__init__()
+        for name, value in (("num_channels", num_channels),
+                            ("hidden_size", hidden_size),
+                            ("patch_size", patch_size)):
+            check_int(value, name)
         self.num_channels, self.patch_size = num_channels, patch_size
         self.projection = nn.Conv2d(num_channels, hidden_size, bias=bias,
                                     kernel_size=patch_size, stride=patch_size)
@@ -457,6 +463,8 @@ class ViT(nn.Module):
 
     def pool(self, features: Tensor) -> Tensor:
         """(B, T, D) -> (B, D): el token de clase o la media de parches."""
+        check_tensor(features, "features", ndim=3, shape="(B, T, D)",
+                     dtype_kind="float")
         if self.config.pooling == "mean":
             return features[:, 1:].mean(dim=1)
         return features[:, 0]
@@ -484,6 +492,8 @@ class ViT(nn.Module):
         guardadas en los archivos. Ninguna matriz se traspone: ``query``…
         son ``nn.Linear`` (salida, entrada) en ambos lados.
         """
+        check_hf_family(model, "vit", "ViTForImageClassification",
+                        "ViT.from_hf")
         config = ViTConfig.from_hf(model.config)
         ours = cls(config)
         state = {checkpoint_key(k): v for k, v in model.state_dict().items()}

@@ -14,17 +14,32 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from course_lib.utils import check_int, describe
 
-def _as_matrix(weights: torch.Tensor | np.ndarray) -> np.ndarray:
+
+def _as_array(weights: object, ndim: int, shape: str) -> np.ndarray:
+    """Pesos (tensor, array o listas de números) como array de ``ndim``
+    dimensiones, no vacío."""
     if isinstance(weights, torch.Tensor):
         weights = weights.detach().float().cpu().numpy()
-    weights = np.asarray(weights, dtype=float)
-    if weights.ndim != 2:
-        raise ValueError(
-            "se esperaba una matriz de pesos (Tq, Tk); se recibió la forma "
-            f"{weights.shape}"
-        )
-    return weights
+    try:
+        array = np.asarray(weights, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"los pesos deben ser un tensor o array de números {shape}; se "
+            f"recibió {describe(weights)}") from None
+    if array.ndim != ndim:
+        kind = "una matriz de pesos" if ndim == 2 else "pesos por cabeza"
+        raise ValueError(f"se esperaba {kind} {shape}; se recibió la forma "
+                         f"{array.shape}")
+    if array.size == 0:
+        raise ValueError(f"los pesos {shape} están vacíos: forma "
+                         f"{array.shape}")
+    return array
+
+
+def _as_matrix(weights: torch.Tensor | np.ndarray) -> np.ndarray:
+    return _as_array(weights, 2, "(Tq, Tk)")
 
 
 def plot_attention(
@@ -46,6 +61,9 @@ def plot_attention(
         ("query_labels", query_labels, Tq),
         ("key_labels", key_labels, Tk),
     ):
+        if labels is not None and not hasattr(labels, "__len__"):
+            raise TypeError(f"{name} debe ser una lista de etiquetas; "
+                                 f"se recibió {describe(labels)}")
         if labels is not None and len(labels) != n:
             raise ValueError(
                 f"{name} tiene {len(labels)} etiquetas y la matriz {w.shape} "
@@ -83,14 +101,8 @@ def plot_attention_heads(
     max_cols: int = 4,
 ) -> Figure:
     """Una matriz por cabeza: ``weights`` (H, Tq, Tk)."""
-    if isinstance(weights, torch.Tensor):
-        weights = weights.detach().float().cpu().numpy()
-    weights = np.asarray(weights)
-    if weights.ndim != 3:
-        raise ValueError(
-            "se esperaban pesos por cabeza (H, Tq, Tk); se recibió la forma "
-            f"{weights.shape}"
-        )
+    weights = _as_array(weights, 3, "(H, Tq, Tk)")
+    check_int(max_cols, "max_cols")
     H, Tq, Tk = weights.shape
     cols = min(H, max_cols)
     rows = -(-H // cols)

@@ -222,7 +222,7 @@ def test_sinusoidal_relative_shift_is_linear():
         ((torch.randn(2, 3, 4), torch.randn(2, 6, 4), torch.randn(2, 5, 4)),
          ValueError, ["Tk", "(2, 6, 4)", "(2, 5, 4)"]),
         ((torch.ones(2, 3, 4, dtype=torch.long),) * 3,
-         ValueError, ["flotante", "torch.int64"]),
+         TypeError, ["flotante", "torch.int64"]),
         (([[1.0]], torch.randn(1, 1), torch.randn(1, 1)),
          TypeError, ["torch.Tensor", "list"]),
         ((torch.randn(4), torch.randn(4), torch.randn(4)),
@@ -265,7 +265,7 @@ def test_mask_helpers_bad_inputs():
         causal_mask(0)
     with pytest.raises(ValueError, match="entre 1 y T=4"):
         padding_mask(torch.tensor([0, 4]), 4)
-    with pytest.raises(ValueError, match="entero"):
+    with pytest.raises(TypeError, match="entero"):
         padding_mask(torch.tensor([1.0, 2.0]), 4)
     with pytest.raises(ValueError, match="par"):
         sinusoidal_positions(4, 7)

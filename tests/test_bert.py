@@ -395,7 +395,7 @@ def test_forward_input_errors_in_spanish() -> None:
     ids = torch.randint(5, 50, (2, 6))
     with pytest.raises(TypeError, match=r"enteros \(B, T\).*float32"):
         model(ids.float())
-    with pytest.raises(TypeError, match="enteros"):
+    with pytest.raises(ValueError, match="enteros"):
         model(ids[0])
     with pytest.raises(ValueError, match="como máximo 16"):
         model(torch.randint(5, 50, (1, 17)))
@@ -405,7 +405,7 @@ def test_forward_input_errors_in_spanish() -> None:
         model(ids, torch.full_like(ids, 2))
     with pytest.raises(ValueError, match="attention_mask"):
         model(ids, None, torch.ones(2, 5, dtype=torch.long))
-    with pytest.raises(ValueError, match="attention_mask"):
+    with pytest.raises(TypeError, match="attention_mask"):
         model(ids, None, torch.ones(2, 6))
     with pytest.raises(ValueError, match="al menos un token real"):
         model(ids, None, torch.tensor([[1] * 6, [0] * 6]))

@@ -175,7 +175,7 @@ def test_bad_inputs_raise_spanish_errors() -> None:
         model(_ids(1, 17))
     with pytest.raises(TypeError, match="tensor de enteros"):
         model(torch.zeros(1, 4))
-    with pytest.raises(TypeError, match="tensor de enteros"):
+    with pytest.raises(ValueError, match="tensor de enteros"):
         model(torch.zeros(4, dtype=torch.long))
     with pytest.raises(ValueError, match="targets"):
         model(_ids(1, 4), _ids(1, 5))

@@ -25,7 +25,7 @@ def test_seed_everything_is_reproducible():
 def test_seed_rejects_bad_values():
     with pytest.raises(ValueError, match="semilla"):
         seed_everything(-1)
-    with pytest.raises(ValueError, match="semilla"):
+    with pytest.raises(TypeError, match="semilla"):
         seed_everything(1.5)
 
 
