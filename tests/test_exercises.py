@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from typing import Any
@@ -135,11 +140,20 @@ def test_wrong_structure_and_type() -> None:
 
 
 def test_wrong_dtype() -> None:
+    # Otra familia de dtype (entero por coma flotante) es un error…
     result = ej.dividir_cabezas.evaluate(
-        lambda x, h: ej.dividir_cabezas.reference(x, h).double())
+        lambda x, h: ej.dividir_cabezas.reference(x, h).long())
     assert not result.ok and result.mistake is None
-    assert ("tiene dtype torch.float64; se esperaba torch.float32"
+    assert ("tiene dtype torch.int64; se esperaba torch.float32"
             in result.message)
+    # …otro ancho de coma flotante no: se comparan los valores.
+    assert ej.dividir_cabezas.evaluate(
+        lambda x, h: ej.dividir_cabezas.reference(x, h).double()).ok
+    half = ej.atencion.evaluate(
+        lambda q, k, v, mascara=None: tuple(
+            t.half() for t in ej.atencion.reference(q, k, v, mascara)))
+    assert not half.ok and "diferencia máxima" in half.message
+    assert "tu dtype es torch.float16" in half.message
 
 
 def test_wrong_shape() -> None:
@@ -231,6 +245,137 @@ def test_time_limit_outside_main_thread() -> None:
     worker.start()
     worker.join()
     assert not results[0].ok and "tardó más" in results[0].message
+
+
+def _run_fresh(code: str, timeout: float = 60) -> Any:
+    """Ejecuta ``code`` en un intérprete nuevo; si se cuelga, la prueba
+    falla en vez de colgarse."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+        text=True, timeout=timeout, check=False,
+        env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+_STUBBORN = """
+    import dataclasses, json, threading, time
+    from course_lib.exercises import cap01 as ej
+
+    def nested(q, k, v, mascara=None):      # dos niveles, con llamadas
+        while True:
+            try:
+                while True:
+                    try:
+                        time.sleep(0.001)
+                        sum(range(100))
+                    except:  # noqa: E722
+                        pass
+            except BaseException:
+                continue
+
+    def busy(q, k, v, mascara=None):        # sin llamadas en el try
+        n = 0
+        while True:
+            try:
+                n += 1
+            except:  # noqa: E722
+                pass
+
+    def keeps_it(q, k, v, mascara=None):    # guarda la excepción
+        seen = []
+        while True:
+            try:
+                time.sleep(0.001)
+            except BaseException as exc:
+                seen.append(exc)
+
+    fast = dataclasses.replace(ej.atencion, time_limit=0.2)
+
+    def measure(fn):
+        start = time.perf_counter()
+        message = fast.evaluate(fn).message
+        return [time.perf_counter() - start, message]
+"""
+
+
+def test_time_limit_survives_nested_bare_excepts() -> None:
+    results = _run_fresh(_STUBBORN + """
+    print(json.dumps([measure(f) for f in (nested, busy, keeps_it)]))
+    """)
+    for seconds, message in results:
+        assert seconds < 1.5 and "tardó más de 0.2 s" in message
+
+
+def test_time_limit_with_bare_except_outside_main_thread() -> None:
+    results = _run_fresh(_STUBBORN + """
+    out = []
+    for f in (nested, busy):
+        worker = threading.Thread(target=lambda: out.append(measure(f)))
+        worker.start()
+        worker.join()
+    print(json.dumps(out))
+    """)
+    assert len(results) == 2
+    for seconds, message in results:
+        assert seconds < 1.5 and "tardó más de 0.2 s" in message
+
+
+def test_timeout_disguised_as_another_error_or_result() -> None:
+    def swallow_and_return(q, k, v, mascara=None):
+        try:
+            time.sleep(0.6)
+        except BaseException:
+            pass
+        return ej.atencion.reference(q, k, v, mascara)
+
+    def swallow_and_raise(q, k, v, mascara=None):
+        try:
+            time.sleep(0.6)
+        except BaseException as exc:
+            raise ValueError("otra cosa") from exc
+
+    fast = dataclasses.replace(ej.atencion, time_limit=0.05)
+    for fn in (swallow_and_return, swallow_and_raise):
+        result = fast.evaluate(fn)
+        assert not result.ok and "tardó más" in result.message
+
+
+def test_only_keyboard_interrupt_escapes_and_leaves_no_trace() -> None:
+    # El botón ■ de Jupyter (KeyboardInterrupt) para la celda; sys.exit()
+    # no: se convierte en mensaje.
+    import signal
+
+    before = (signal.getsignal(signal.SIGALRM), sys.gettrace())
+
+    def interrupted(q, k, v, mascara=None):
+        raise KeyboardInterrupt
+
+    def exits(q, k, v, mascara=None):
+        sys.exit("adiós")
+
+    with pytest.raises(KeyboardInterrupt):
+        ej.atencion.check(interrupted)
+    assert "sys.exit()" in ej.atencion.evaluate(exits).message
+    fast = dataclasses.replace(ej.atencion, time_limit=0.05)
+    assert "tardó más" in fast.evaluate(_sleepy).message
+    assert (signal.getsignal(signal.SIGALRM), sys.gettrace()) == before
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_time_limit_keeps_an_earlier_timer() -> None:
+    import signal
+
+    previous = signal.signal(signal.SIGALRM, lambda *args: None)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 50.0)
+        fast = dataclasses.replace(ej.atencion, time_limit=0.05)
+        assert "tardó más" in fast.evaluate(_sleepy).message
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 45.0 < left <= 50.0
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def test_time_limit_leaves_no_alarm_behind() -> None:

@@ -95,3 +95,56 @@ def test_greedy_reference_works_with_a_course_model() -> None:
     L = lib.size(1)
     assert torch.equal(ours[:, :L], lib)
     assert ours[:, L:].eq(2).all()
+
+
+# --- el modelo de juguete se comporta como el Transformer del capítulo ----
+
+def test_idiomatic_greedy_with_eval_parameters_and_no_grad_passes() -> None:
+    def decodificacion_voraz(modelo, fuente, bos_id, eos_id, max_len):
+        assert isinstance(modelo, torch.nn.Module)
+        modelo.eval()
+        device = next(modelo.parameters()).device
+        modelo = modelo.to(device)
+        fuente = fuente.to(device)
+        B = fuente.size(0)
+        with torch.no_grad():
+            memoria, mascara = modelo.encode(fuente)   # una sola vez
+            salida = torch.full((B, 1), bos_id, device=device)
+            terminada = torch.zeros(B, dtype=torch.bool, device=device)
+            for _ in range(max_len):
+                logits = modelo.decode(salida, memoria, mascara)
+                siguiente = logits[:, -1].argmax(-1).masked_fill(
+                    terminada, modelo.config.eos_id)
+                salida = torch.cat([salida, siguiente[:, None]], dim=1)
+                terminada |= siguiente == eos_id
+        modelo.train()
+        return salida
+
+    result = ej.decodificacion_voraz.evaluate(decodificacion_voraz)
+    assert result.ok, result.message
+
+    @torch.no_grad()
+    def as_decorator(modelo, fuente, bos_id, eos_id, max_len):
+        modelo.eval()
+        return ej.decodificacion_voraz.reference(modelo, fuente, bos_id,
+                                                 eos_id, max_len)
+
+    assert ej.decodificacion_voraz.evaluate(as_decorator).ok
+
+
+def test_toy_model_keeps_its_numbers() -> None:
+    # Mismas tablas y misma fórmula que antes de ser un nn.Module: los
+    # casos (y las salidas guardadas) no cambian.
+    model = ej.ModeloDeJuguete(1)
+    g = torch.Generator().manual_seed(1)
+    table = torch.randn(12, 12, 12, generator=g)
+    src_bias = torch.randn(10, 12, generator=g)
+    table[:, 3:, ej.EOS] += 1.5
+    src = torch.randint(3, 13, (4, 6))
+    tgt = torch.randint(0, 12, (4, 5))
+    expected = (table[tgt, torch.arange(5)]
+                + src_bias[src % 10].sum(1)[:, None, :])
+    assert torch.equal(model(src, tgt), expected)
+    assert sum(p.numel() for p in model.parameters()) == table.numel() + (
+        src_bias.numel())
+    assert model.eval() is model and not model.training

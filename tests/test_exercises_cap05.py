@@ -49,3 +49,18 @@ def test_attention_distance_uniform_and_local() -> None:
     uniform = torch.full((1, 4, 4), 0.25)          # rejilla 2×2, P = 1
     expected = (0 + 1 + 1 + 2 ** 0.5) / 4
     assert abs(ref(uniform, 2, 1).item() - expected) < 1e-6
+
+
+def test_attention_distance_in_float64_passes() -> None:
+    # Coordenadas en float64 (p. ej., salidas de NumPy): resultado float64.
+    def distancia_media_atencion(pesos, g, P):
+        fila = torch.arange(g, dtype=torch.float64).repeat_interleave(g)
+        col = torch.arange(g, dtype=torch.float64).repeat(g)
+        centros = torch.stack([fila, col], dim=-1) * P
+        dist = torch.cdist(centros, centros)
+        return (pesos.double() * dist).sum(dim=-1).mean(dim=-1)
+
+    assert ej.distancia_media_atencion.evaluate(distancia_media_atencion).ok
+    wrong = ej.distancia_media_atencion.evaluate(
+        lambda pesos, g, P: distancia_media_atencion(pesos, g, 1))
+    assert wrong.mistake == "en_parches"

@@ -13,26 +13,44 @@ En un cuaderno::
     ej.atencion.hint()                # una pista, no la respuesta
     ej.atencion.solution()            # muestra la solución de referencia
 
-``check`` nunca lanza por culpa del código del estudiante: excepciones,
-``None``, tipos, formas, NaN, entradas modificadas y lentitud se convierten
-en mensajes. Si la salida coincide con la de un error típico conocido
+``check`` nunca lanza por culpa del código del estudiante: excepciones
+(también ``sys.exit()``), ``None``, tipos, formas, NaN, entradas
+modificadas y lentitud (aunque un ``except:`` desnudo atrape el aviso; ver
+``_time_limit``) se convierten en mensajes. La única excepción que pasa es
+``KeyboardInterrupt``: es el botón ■ de Jupyter y debe parar la celda como
+cualquier otra (un ``raise KeyboardInterrupt`` del alumno no se distingue
+de él). Si la salida coincide con la de un error típico conocido
 (``KnownMistake``), el mensaje lo nombra.
+
+Qué se compara: los valores, con tolerancia. Un resultado correcto escrito
+de otra forma pasa: cualquier dtype de coma flotante donde se espera uno
+(se compara en float64), cualquier entero donde se espera un entero, una
+lista en lugar de una tupla, un tensor no contiguo, en otro dispositivo o
+con gradiente, y un número de Python donde se espera un escalar (0-d) de
+coma flotante. Sigue siendo un error cambiar de familia (bool, entero, coma
+flotante: una máscara 0/1 no es booleana) o devolver un array de NumPy.
 """
 
 from __future__ import annotations
 
 import inspect
-import signal
+import numbers
+import operator
 import textwrap
-import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from course_lib.exercises._time_limit import (
+    TimeLimitExceeded,
+    call_with_time_limit,
+)
+
 __all__ = ["Case", "CheckResult", "Exercise", "KnownMistake"]
+
+_MISSING: Any = object()     # «no se pasó nada» (distinto de None)
 
 
 @dataclass(frozen=True)
@@ -64,39 +82,6 @@ class KnownMistake:
     implementation: Callable[..., Any]
 
 
-class _TimeLimitExceeded(BaseException):
-    """Hereda de ``BaseException`` para que un ``except Exception`` del
-    estudiante no la atrape."""
-
-
-def _call_with_time_limit(fn: Callable[..., Any], args: tuple[Any, ...],
-                          limit: float) -> Any:
-    """Llama a ``fn(*args)``; lanza ``_TimeLimitExceeded`` si tarda más de
-    ``limit`` segundos. En el hilo principal de Unix (el caso de Jupyter)
-    SIGALRM la interrumpe; si no, se mide el tiempo al terminar. Una sola
-    operación larga en C solo se interrumpe cuando termina."""
-    use_alarm = (hasattr(signal, "setitimer")
-                 and threading.current_thread() is threading.main_thread())
-    previous: Any = None
-    if use_alarm:
-        def on_alarm(signum: int, frame: object) -> None:
-            raise _TimeLimitExceeded
-
-        previous = signal.signal(signal.SIGALRM, on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, limit)
-    start = time.perf_counter()
-    try:
-        result = fn(*args)
-    finally:
-        if use_alarm:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM,
-                          signal.SIG_DFL if previous is None else previous)
-    if time.perf_counter() - start > limit:
-        raise _TimeLimitExceeded
-    return result
-
-
 def _clone(obj: Any) -> Any:
     if isinstance(obj, torch.Tensor):
         return obj.detach().clone()
@@ -114,6 +99,26 @@ def _same(a: Any, b: Any) -> bool:
                 torch.equal(a.nan_to_num(), b.nan_to_num()))
         return bool(torch.equal(a, b))
     return a is b or a == b
+
+
+def _kind(dtype: torch.dtype) -> str:
+    """Familia de un dtype: se exige la misma familia, no el mismo ancho."""
+    if dtype == torch.bool:
+        return "bool"
+    if dtype.is_complex:
+        return "complex"
+    return "float" if dtype.is_floating_point else "int"
+
+
+def _scalar_as_tensor(got: Any, expected: Any) -> tuple[Any, bool]:
+    """Un número de Python o de NumPy donde se espera un escalar (0-d) de
+    coma flotante pasa a tensor float64; el bool dice si hubo cambio."""
+    if (isinstance(expected, torch.Tensor) and expected.dim() == 0
+            and expected.is_floating_point()
+            and isinstance(got, numbers.Real)
+            and not isinstance(got, (bool, torch.Tensor))):
+        return torch.tensor(float(got), dtype=torch.float64), True
+    return got, False
 
 
 def _type_name(obj: Any) -> str:
@@ -217,17 +222,26 @@ class Exercise:
             return None if got == expected else (
                 f"{what} es {got!r}; se esperaba {expected!r}")
         if not isinstance(got, torch.Tensor):
+            numpy = type(got).__module__.split(".")[0] == "numpy"
             return (f"{what} es {_type_name(got)}; se esperaba un "
-                    "torch.Tensor")
-        if got.dtype != expected.dtype:
+                    "torch.Tensor" + (" (conviértelo con "
+                                      "`torch.from_numpy(...)`)"
+                                      if numpy else ""))
+        if _kind(got.dtype) != _kind(expected.dtype):
             return (f"{what} tiene dtype {got.dtype}; se esperaba "
                     f"{expected.dtype}")
         if got.shape != expected.shape:
             return (f"{what} tiene forma {tuple(got.shape)}; se esperaba "
                     f"{tuple(expected.shape)}")
         if got.device != expected.device:
-            return (f"{what} está en {got.device}; se esperaba "
-                    f"{expected.device}")
+            if "meta" in (got.device.type, expected.device.type):
+                return (f"{what} está en {got.device}; se esperaba "
+                        f"{expected.device}")
+            got = got.to(expected.device)    # otro dispositivo real: vale
+        # Mismo ancho o no (float32, float64…), se compara en float64.
+        note = ("" if got.dtype == expected.dtype else
+                f" (tu dtype es {got.dtype}; el de referencia, "
+                f"{expected.dtype})")
         got = got.detach()
         if expected.dtype == torch.bool:
             wrong = (got != expected).nonzero()
@@ -238,22 +252,67 @@ class Exercise:
                         f"se esperaba {bool(expected[pos])}, se obtuvo "
                         f"{bool(got[pos])}")
             return None
+        got, expected = got.double(), expected.detach().double()
         bad = ~got.isfinite() & expected.isfinite()
         if bad.any():
             return (f"{what} contiene NaN o infinitos en {int(bad.sum())} "
-                    "posiciones donde el resultado correcto es finito")
+                    f"posiciones donde el resultado correcto es finito{note}")
         if not torch.allclose(got, expected, rtol=self.rtol, atol=self.atol,
                               equal_nan=True):
             diff = (got - expected).abs().nan_to_num(0.0)
             pos = tuple(int(i) for i in torch.unravel_index(
                 diff.argmax(), diff.shape))
             return (f"{what} tiene valores incorrectos: diferencia máxima "
-                    f"{diff.max().item():.3g} en la posición {pos}")
+                    f"{diff.max().item():.3g} en la posición {pos}{note}")
         return None
 
     # --- evaluación --------------------------------------------------
+    def _call(self, fn: Callable[..., Any], args: tuple[Any, ...],
+              where: str) -> tuple[Any, str | None]:
+        """Llama a ``fn`` con el plazo: (resultado, None) o (None, mensaje
+        de error). Solo deja pasar ``KeyboardInterrupt`` (el botón ■)."""
+        call = f"`{self.function_name}`"
+        try:
+            signature = inspect.signature(fn)
+        except (TypeError, ValueError):     # p. ej., algunas de C
+            signature = None
+        if signature is not None:
+            try:
+                signature.bind(*args)
+            except TypeError:
+                params = ", ".join(inspect.signature(self.reference)
+                                   .parameters)
+                return None, (
+                    f"{call} no acepta los argumentos del {where} "
+                    f"(TypeError): se llama como "
+                    f"`{self.function_name}({params})` y tu función tiene "
+                    f"los parámetros `{signature}`.")
+        try:
+            return call_with_time_limit(fn, args, self.time_limit), None
+        except TimeLimitExceeded:
+            return None, (
+                f"{call} tardó más de {self.time_limit:g} s en el "
+                f"{where}. ¿Hay un bucle que no termina, o uno de Python "
+                "donde bastaría una operación de tensores?")
+        except KeyboardInterrupt:
+            raise
+        except SystemExit as exc:
+            return None, (
+                f"{call} llamó a `sys.exit()` (SystemExit)"
+                f"{_error_line(exc, fn)} en el {where}. En un cuaderno no "
+                "hace falta terminar el programa: devuelve el resultado "
+                "con `return` (y si algo falla, lanza una excepción como "
+                "`ValueError`).")
+        except BaseException as exc:
+            text = str(exc).strip().splitlines()
+            short = text[0][:200] if text else ""
+            return None, (
+                f"{call} lanzó {type(exc).__name__}: {short}"
+                f"{_error_line(exc, fn)} en el {where}.")
+
     def evaluate(self, fn: Any) -> CheckResult:
-        """Prueba ``fn`` con todos los casos; nunca lanza por su culpa."""
+        """Prueba ``fn`` con todos los casos; nunca lanza por su culpa
+        (salvo ``KeyboardInterrupt``, el botón ■ de Jupyter)."""
         call = f"`{self.function_name}`"
         if not callable(fn):
             return CheckResult(False, (
@@ -262,25 +321,15 @@ class Exercise:
                 f"`.check({self.function_name}(...))`."))
         params = list(inspect.signature(self.reference).parameters)
         records: list[tuple[tuple[Any, ...], Any, str | None, str]] = []
+        as_number = False
         for i, case in enumerate(self.cases):
             where = f"caso {i + 1} de {len(self.cases)} ({case.description})"
             args = case.make(torch.Generator().manual_seed(self.seed + i))
             expected = self.reference(*_clone(args))
             student_args = _clone(args)
-            try:
-                got = _call_with_time_limit(fn, student_args,
-                                            self.time_limit)
-            except _TimeLimitExceeded:
-                return CheckResult(False, (
-                    f"{call} tardó más de {self.time_limit:g} s en el "
-                    f"{where}. ¿Hay un bucle que no termina, o uno de Python "
-                    "donde bastaría una operación de tensores?"))
-            except Exception as exc:
-                text = str(exc).strip().splitlines()
-                short = text[0][:200] if text else ""
-                return CheckResult(False, (
-                    f"{call} lanzó {type(exc).__name__}: {short}"
-                    f"{_error_line(exc, fn)} en el {where}."))
+            got, error = self._call(fn, student_args, where)
+            if error is not None:
+                return CheckResult(False, error)
             for name, before, after in zip(params, args, student_args,
                                            strict=False):
                 if not _same(before, after):
@@ -294,9 +343,13 @@ class Exercise:
                     f"{call} devolvió None en el {where}. ¿Olvidaste el "
                     "`return`? Si aún no la escribiste, reemplaza `...` por "
                     "tu código."))
+            got, converted = _scalar_as_tensor(got, expected)
+            as_number |= converted
             try:
                 problem = self._compare(got, expected)
-            except Exception as exc:   # p. ej., un objeto que no compara
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:   # un objeto que no compara
                 problem = (f"no se pudo comparar el resultado "
                            f"({type(exc).__name__}: {exc})")
             records.append((args, got, problem, where))
@@ -304,7 +357,10 @@ class Exercise:
         if not failures:
             return CheckResult(True, (
                 f"¡Correcto! {call} pasa los {len(records)} casos de "
-                "prueba."))
+                "prueba." + (
+                    " Devolviste un número de Python: si es una pérdida, "
+                    "devuelve el tensor (sin `.item()` ni `float()`) para "
+                    "poder llamar a `backward()`." if as_number else "")))
         where, problem = failures[0]
         detail = f"en el {where}, {problem}."
         for mistake in self.mistakes:
@@ -326,24 +382,49 @@ class Exercise:
         return True
 
     # --- interfaz del cuaderno ---------------------------------------
-    def check(self, fn: Any) -> None:
+    def check(self, fn: Any = _MISSING, *extra: Any, **options: Any) -> None:
         """Evalúa ``fn``, guarda el resultado en ``last_result`` e imprime
-        ✅ o ❌ con la explicación."""
-        self.last_result = self.evaluate(fn)
+        ✅ o ❌ con la explicación. Nunca lanza, tampoco si se llama mal
+        (salvo ``KeyboardInterrupt``, que para la celda)."""
+        if fn is _MISSING or extra or options:
+            given = len(extra) + len(options) + (fn is not _MISSING)
+            self.last_result = CheckResult(False, (
+                f"`.check()` recibe un solo argumento, tu función, sin "
+                f"llamarla: `.check({self.function_name})`. Se pasaron "
+                f"{given or 'ninguno'}."))
+        else:
+            self.last_result = self.evaluate(fn)
         mark = "✅" if self.last_result.ok else "❌"
         print(f"{mark} {self.last_result.message}")
 
-    def hint(self, n: int | None = None) -> None:
-        """Imprime la pista ``n`` (desde 1) o, sin ``n``, la siguiente."""
+    def hint(self, n: Any = None, *extra: Any, **options: Any) -> None:
+        """Imprime la pista ``n`` (un entero desde 1) o, sin ``n``, la
+        siguiente. Un ``n`` que no es un entero lanza ``TypeError``; uno
+        fuera de rango, ``ValueError``: los dos en castellano."""
         total, note = len(self.hints), ""
+        expected = (f"el número de la pista, un entero de 1 a {total} "
+                    f"(sin nada, `.hint()` muestra la siguiente)")
+        if extra or options:
+            raise TypeError(f"`.hint()` recibe como mucho un argumento, "
+                            f"{expected}; se pasaron "
+                            f"{1 + len(extra) + len(options)}.")
         if n is None:
             if self._next_hint >= total:
                 note = (" (No hay más pistas; si sigues atascado, mira "
                         "`.solution()`.)")
             n = min(self._next_hint, total - 1) + 1
             self._next_hint = n
-        elif not 1 <= n <= total:
-            raise ValueError(f"hay {total} pistas; se pidió la pista {n}")
+        else:
+            try:
+                if isinstance(n, bool):
+                    raise TypeError
+                n = operator.index(n)   # int, o un entero de NumPy/torch
+            except TypeError:
+                raise TypeError(f"`.hint(n)` espera {expected}; se "
+                                f"recibió {_type_name(n)} {n!r}.") from None
+            if not 1 <= n <= total:
+                raise ValueError(f"hay {total} pistas: `.hint(n)` espera "
+                                 f"{expected}; se pidió la pista {n}.")
         print(f"💡 Pista {n}/{total}: {self.hints[n - 1]}{note}")
 
     @property
@@ -356,6 +437,10 @@ class Exercise:
         header = "\n".join(self.imports)
         return f"{header}\n\n\n{source}" if header else source
 
-    def solution(self) -> None:
-        """Imprime la solución de referencia."""
+    def solution(self, *extra: Any, **options: Any) -> None:
+        """Imprime la solución de referencia. No recibe argumentos."""
+        if extra or options:
+            raise TypeError("`.solution()` no recibe argumentos: escribe "
+                            "`.solution()`, con los paréntesis vacíos. Para "
+                            "una pista concreta, usa `.hint(n)`.")
         print(self.solution_source)

@@ -16,9 +16,11 @@ Las soluciones de referencia son autocontenidas a propósito: no usan
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
 from course_lib.exercises import Case, Exercise, KnownMistake
 
@@ -199,26 +201,55 @@ def shift_in(labels: torch.Tensor) -> torch.Tensor:
 
 # --- 3. Decodificación voraz ------------------------------------------
 
-class ModeloDeJuguete:
+@dataclass(frozen=True)
+class ToyConfig:
+    """Los campos de ``TransformerConfig`` que un bucle de decodificación
+    puede consultar (``modelo.config.eos_id``…)."""
+
+    src_vocab_size: int = 13
+    tgt_vocab_size: int = 12
+    max_len: int = 12
+    pad_id: int = PAD
+    bos_id: int = BOS
+    eos_id: int = EOS
+
+
+class ModeloDeJuguete(nn.Module):
     """Un «Transformer» de mentira para probar la decodificación: la
     puntuación del token siguiente depende de la fuente, del último
     token y de la posición, a través de tablas aleatorias fijas.
-    ``modelo(fuente (B, S), entrada (B, t)) -> logits (B, t, V)``."""
+    ``modelo(fuente (B, S), entrada (B, t)) -> logits (B, t, V)``.
+
+    Es un ``nn.Module`` con la interfaz del ``Transformer`` del capítulo
+    (``eval()``, ``parameters()``, ``to()``, ``config``, ``encode`` y
+    ``decode``), así que el código que funciona con él funciona aquí."""
 
     def __init__(self, seed: int, V: int = 12) -> None:
+        super().__init__()
         g = torch.Generator().manual_seed(seed)
-        self.V = V
-        self.table = torch.randn(V, 12, V, generator=g)
-        self.src_bias = torch.randn(10, V, generator=g)
-        self.table[:, 3:, EOS] += 1.5   # que acabe terminando
+        table = torch.randn(V, 12, V, generator=g)     # (V, posición, V)
+        src_bias = torch.randn(10, V, generator=g)
+        table[:, 3:, EOS] += 1.5   # que acabe terminando
+        self.config = ToyConfig(tgt_vocab_size=V)
+        self.table = nn.Parameter(table)
+        self.src_bias = nn.Parameter(src_bias)
 
-    def __call__(self, fuente: torch.Tensor,
-                 entrada: torch.Tensor) -> torch.Tensor:
-        t = entrada.size(1)
-        pos = torch.arange(t)
+    def encode(self, fuente: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """fuente (B, S) -> «memoria» (B, S, V) y su máscara (B, 1, 1, S)."""
+        mascara = (fuente != self.config.pad_id)[:, None, None, :]
+        return self.src_bias[fuente % 10], mascara
+
+    def decode(self, entrada: torch.Tensor, memoria: torch.Tensor,
+               mascara: torch.Tensor) -> torch.Tensor:
+        """entrada (B, t) -> logits (B, t, V)."""
+        pos = torch.arange(entrada.size(1), device=entrada.device)
         logits = self.table[entrada, pos]                 # (B, t, V)
-        bias = self.src_bias[fuente % 10].sum(1)          # (B, V)
-        return logits + bias[:, None, :]
+        return logits + memoria.sum(1)[:, None, :]
+
+    def forward(self, fuente: torch.Tensor,
+                entrada: torch.Tensor) -> torch.Tensor:
+        return self.decode(entrada, *self.encode(fuente))
 
     def __repr__(self) -> str:
         return "ModeloDeJuguete()"
