@@ -457,7 +457,7 @@ def convert_hf_state_dict(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
     """
     if not isinstance(state, Mapping):
         raise TypeError("state debe ser un state_dict (un diccionario "
-                             f"clave -> tensor); se recibió {describe(state)}")
+                        f"clave -> tensor); se recibió {describe(state)}")
     out: dict[str, Tensor] = {}
     decoder: dict[str, Tensor] = {}
     for key, value in state.items():
@@ -565,7 +565,7 @@ def mask_tokens(
     if isinstance(special_token_ids, (str, int)) or not all(
             isinstance(i, numbers.Integral) for i in special_token_ids):
         raise TypeError("special_token_ids debe ser una lista de ids "
-                             f"enteros; se recibió {special_token_ids!r}")
+                        f"enteros; se recibió {special_token_ids!r}")
     if not 0.0 < mlm_probability < 1.0:
         raise ValueError("mlm_probability debe estar en (0, 1); vale "
                          f"{mlm_probability}")

@@ -312,7 +312,7 @@ def make_nsp_pairs(sentences: Sequence[T], *, n_pairs: int,
     """
     if isinstance(sentences, str):
         raise TypeError("sentences debe ser una lista de frases, no un "
-                             "único str")
+                        "único str")
     check_int(n_pairs, "n_pairs")
     if len(sentences) < 3 or n_pairs < 1:
         raise ValueError(f"se necesitan >= 3 frases y n_pairs >= 1; se "
@@ -338,7 +338,7 @@ def make_nsp_pairs(sentences: Sequence[T], *, n_pairs: int,
 def _check_str(text: object, name: str = "text") -> str:
     if not isinstance(text, str):
         raise TypeError(f"{name} debe ser un texto (str); se recibió "
-                             f"{describe(text)}")
+                        f"{describe(text)}")
     return text
 
 
@@ -350,8 +350,8 @@ def _check_id_lists(rows: object, name: str) -> None:
             for r in rows) or (rows and not all(
             isinstance(i, numbers.Integral) for i in rows[0])):
         raise TypeError(f"{name} debe ser una lista de listas de ids "
-                             "enteros (usa tokenize para pasar de textos a "
-                             f"ids); se recibió {describe(rows)}")
+                        "enteros (usa tokenize para pasar de textos a "
+                        f"ids); se recibió {describe(rows)}")
 
 
 def wordpiece_split(tokenizer: Tokenizer, word: str) -> list[str]:

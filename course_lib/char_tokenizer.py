@@ -65,8 +65,8 @@ class CharTokenizer:
         elif isinstance(ids, str) or not all(
                 isinstance(i, int) and not isinstance(i, bool) for i in ids):
             raise TypeError("decode espera ids enteros (un tensor 1-D o "
-                                 f"una lista de int); se recibió "
-                                 f"{describe(ids)}")
+                            f"una lista de int); se recibió "
+                            f"{describe(ids)}")
         bad = [i for i in ids if not 0 <= i < self.vocab_size]
         if bad:
             raise ValueError(f"ids fuera del vocabulario [0, "

@@ -62,7 +62,7 @@ def hub_available(
 def _check_timeout(timeout: object) -> None:
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
         raise TypeError("timeout debe ser un número de segundos > 0; se "
-                             f"recibió {describe(timeout)}")
+                        f"recibió {describe(timeout)}")
     if not timeout > 0:
         raise ValueError(f"timeout debe ser > 0 segundos; vale {timeout}")
 
@@ -98,13 +98,13 @@ def load_pretrained(
     """
     if not callable(load):
         raise TypeError("load debe ser una función que recibe repo_id; "
-                             f"se recibió {describe(load)}")
+                        f"se recibió {describe(load)}")
     if fallback is not None and not callable(fallback):
         raise TypeError("fallback debe ser una función sin argumentos "
-                             f"(o None); se recibió {describe(fallback)}")
+                        f"(o None); se recibió {describe(fallback)}")
     if not isinstance(repo_id, str):
         raise TypeError("repo_id debe ser un nombre del Hub o una "
-                             f"carpeta (str); se recibió {repo_id!r}")
+                        f"carpeta (str); se recibió {repo_id!r}")
     if not repo_id:
         raise ValueError("repo_id no puede estar vacío")
     _check_timeout(timeout)

@@ -109,7 +109,7 @@ def load_photo(name: str = "chelsea", *, size: int | None = None) -> Tensor:
 
     if not isinstance(name, str):
         raise TypeError("name debe ser el nombre (str) de una imagen de "
-                             f"skimage.data; se recibió {describe(name)}")
+                        f"skimage.data; se recibió {describe(name)}")
     if size is not None:
         check_int(size, "size")
     loader = getattr(data, name, None)

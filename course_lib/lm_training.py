@@ -86,7 +86,7 @@ def _check_text_ids(data: object, block_size: int, name: str = "data"
 def _check_config(config: object) -> None:
     if not isinstance(config, LMTrainConfig):
         raise TypeError("config debe ser un LMTrainConfig; se recibió "
-                             f"{describe(config)}")
+                        f"{describe(config)}")
 
 
 def get_batch(

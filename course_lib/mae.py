@@ -64,7 +64,7 @@ def random_masking(x: Tensor, mask_ratio: float, noise: Tensor | None = None,
     if isinstance(mask_ratio, bool) or not isinstance(
             mask_ratio, (int, float)):
         raise TypeError("mask_ratio debe ser un número en [0, 1); se "
-                             f"recibió {describe(mask_ratio)}")
+                        f"recibió {describe(mask_ratio)}")
     if not 0.0 <= mask_ratio < 1.0:
         raise ValueError(f"mask_ratio debe estar en [0, 1); vale {mask_ratio}")
     B, N, D = x.shape
@@ -328,7 +328,7 @@ class MAE(nn.Module):
         reales del parche, solo para visualizar)."""
         if not isinstance(out, MAEOutput):
             raise TypeError("out debe ser la salida de MAE.forward "
-                                 f"(MAEOutput); se recibió {describe(out)}")
+                            f"(MAEOutput); se recibió {describe(out)}")
         P = self.config.encoder.patch_size
         target = patchify(pixel_values, P)                    # (B, N, PPC)
         pred = out.pred

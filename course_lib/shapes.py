@@ -292,7 +292,7 @@ def _check_figures(figures: object) -> None:
     if not isinstance(figures, (list, tuple)) or not all(
             isinstance(f, Figure) for f in figures):
         raise TypeError("figures debe ser una lista de Figure; se "
-                             f"recibió {_received(figures)}")
+                        f"recibió {_received(figures)}")
 
 
 def _check_n(n: int, image_size: int) -> None:
@@ -441,7 +441,7 @@ def make_qa_data(n: int, *, seed: int = 0, image_size: int = 32,
     _check_n(n, image_size)
     if isinstance(kinds, str):
         raise TypeError("kinds debe ser una tupla de tipos de pregunta,"
-                             f" no un único str; escribe ({kinds!r},)")
+                        f" no un único str; escribe ({kinds!r},)")
     bad = [k for k in kinds if k not in QUESTION_KINDS]
     if not kinds or bad:
         raise ValueError(f"tipos de pregunta desconocidos {bad}; se "
@@ -520,7 +520,7 @@ class WordTokenizer:
         elif isinstance(ids, str) or not all(
                 isinstance(i, (int, np.integer)) for i in ids):
             raise TypeError("ids debe ser una lista de enteros o un "
-                                 f"tensor (T,); se recibió {_received(ids)}")
+                            f"tensor (T,); se recibió {_received(ids)}")
         words = []
         for i in ids:
             if i == self.eos_id:
@@ -536,7 +536,7 @@ class WordTokenizer:
         texts = [texts] if isinstance(texts, str) else texts
         if not isinstance(texts, (list, tuple)):
             raise TypeError("texts debe ser un texto o una lista de "
-                                 f"textos; se recibió {_received(texts)}")
+                            f"textos; se recibió {_received(texts)}")
         if not texts:
             raise ValueError("se recibió una lista de textos vacía")
         encoded = [self.encode(t) for t in texts]

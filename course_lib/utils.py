@@ -231,7 +231,7 @@ def check_int(value: object, name: str, *, minimum: int = 1) -> int:
     """Un entero >= ``minimum`` (un número de pasos, de cabezas…)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} debe ser un entero >= {minimum}; se "
-                             f"recibió {describe(value)} {value!r}")
+                        f"recibió {describe(value)} {value!r}")
     if value < minimum:
         raise ValueError(
             f"{name} debe ser un entero >= {minimum}; se recibió {value!r}")
@@ -247,12 +247,12 @@ def check_texts(texts: object, name: str) -> list[str]:
             f"escribe [{texts[:30]!r}]")
     if not isinstance(texts, Iterable):
         raise TypeError(f"{name} debe ser una lista de textos; se "
-                             f"recibió {describe(texts)}")
+                        f"recibió {describe(texts)}")
     texts = list(texts)
     bad = [describe(t) for t in texts if not isinstance(t, str)]
     if bad:
         raise TypeError(f"{name} debe contener solo textos (str); se "
-                             f"recibió {bad[0]}")
+                        f"recibió {bad[0]}")
     return texts
 
 

@@ -63,7 +63,7 @@ def plot_attention(
     ):
         if labels is not None and not hasattr(labels, "__len__"):
             raise TypeError(f"{name} debe ser una lista de etiquetas; "
-                                 f"se recibió {describe(labels)}")
+                            f"se recibió {describe(labels)}")
         if labels is not None and len(labels) != n:
             raise ValueError(
                 f"{name} tiene {len(labels)} etiquetas y la matriz {w.shape} "
