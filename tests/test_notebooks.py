@@ -93,6 +93,17 @@ def test_no_shell_downloads_or_absolute_paths(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_nbval_markers_are_tags_not_comments(path):
+    """Los marcadores de nbval van en las etiquetas de la celda: como
+    comentario, el lector los vería en el sitio."""
+    for index, cell in enumerate(_code_cells(_read(path))):
+        assert not re.search(r"#\s*(NBVAL|PYTEST_VALIDATE)_", cell.source), (
+            f"celda {index}: marcador de nbval como comentario; usa la "
+            "etiqueta nbval-ignore-output (o una de tolerancia)"
+        )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_chapter_ends_with_summary_exercises_references(path):
     text = "\n".join(c.source for c in _read(path).cells
                      if c.cell_type == "markdown")
