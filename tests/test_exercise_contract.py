@@ -233,7 +233,7 @@ def test_bare_except_loop_cannot_hang_check() -> None:
     assert {ex.name for ex in SCALAR_EXERCISES} >= {"perdida_mae",
                                                     "perdida_contrastiva"}
     for name, seconds, message in results:
-        assert seconds < 1.2, (name, seconds)
+        assert seconds < 10, (name, seconds)   # vuelve; colgado, nunca
         assert "tardó más de 0.2 s" in message, (name, message)
 
 
