@@ -15,7 +15,8 @@ export PYTHONHASHSEED ?= 0
 # máquina, ejecuta con OMP_WAIT_POLICY=PASSIVE.
 
 .PHONY: setup book test lint unit nbval nbval-portable lab execute execute-all \
-	setup-cells soluciones glosario bench clean test-site test-colab
+	setup-cells soluciones glosario checkpoint bench clean test-site \
+	test-colab
 
 setup: $(STAMP)
 
@@ -85,6 +86,13 @@ test-site: book
 # La celda de instalación de Colab en un entorno virtual nuevo (usa PyPI).
 test-colab: setup
 	$(PY) -m pytest tests/test_colab_install.py -q -m colab
+
+# Rehace desde cero unos pesos del curso con su receta guardada (se
+# retoma si se corta): make checkpoint NAME=bert-quijote
+checkpoint: setup
+	@test -n "$(NAME)" || { echo "Uso: make checkpoint NAME=nombre"; \
+		$(PY) -m course_lib.checkpoints list; exit 2; }
+	$(PY) -m course_lib.checkpoints train $(NAME)
 
 bench: setup
 	$(PY) benchmarks/attention.py --json benchmarks/results/attention.json

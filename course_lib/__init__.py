@@ -1,16 +1,25 @@
 """course_lib: la biblioteca del libro «Transformers desde cero».
 
 Un módulo por concepto; los cuadernos explican y ejecutan, aquí vive el
-código que merece reutilizarse:
+código que merece reutilizarse. Por capítulos:
 
-- ``utils``: semillas, dispositivo, *preset* y cronómetro.
-- ``data``: corpus con URL fijada y SHA-256, caché y copia local.
-- ``hub``: acceso opcional a *checkpoints* preentrenados, sin colgarse.
-- ``attention``: atención escalada, máscaras, multi-cabeza, posiciones.
-- ``viz``: mapas de atención estáticos (matplotlib).
-- ``toy_tasks`` y ``train``: tareas sintéticas y un bucle de entrenamiento.
-- ``exercises``: comprobadores de los ejercicios de cada capítulo.
-- ``maintenance``: celda de configuración y reejecución de cuadernos.
+- Común: ``utils`` (semillas, dispositivo, *preset*, cronómetro y
+  comprobación de entradas), ``data`` (los dos corpus, dentro del paquete
+  y verificados), ``checkpoints`` (pesos del curso, entrenados por el
+  propio libro), ``hub`` (*checkpoints* del Hub, opcionales y sin
+  colgarse), ``viz`` (mapas de atención estáticos) y ``exercises``
+  (correctores de los ejercicios).
+- 1, atención: ``attention`` (atención escalada, máscaras, multi-cabeza,
+  posiciones), ``toy_tasks`` y ``train`` (tareas sintéticas y su bucle).
+- 2, Transformer: ``transformer`` y ``numbers_es`` (números → palabras).
+- 3, BERT: ``bert``, ``bert_data`` (el Quijote, WordPiece, pares NSP) y
+  ``bert_training`` (preentrenamiento y ajuste fino).
+- 4, GPT: ``gpt``, ``char_tokenizer`` y ``lm_training``.
+- 5 y 6, visión: ``vit``, ``images`` (dígitos y su receta) y ``mae``.
+- 7 y 8, multimodal: ``shapes`` (figuras con descripciones y preguntas),
+  ``clip`` y ``fusion``.
+- Mantenimiento del repositorio (no las usa el lector): ``maintenance``
+  (celda de Colab, reejecución, soluciones) y ``glossary``.
 """
 
 __version__ = "0.1.0"
