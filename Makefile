@@ -57,27 +57,30 @@ test: lint unit nbval
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks
 
+# Herramientas del libro: viven en tools/ (fuera de course_lib) y se
+# ejecutan desde la raíz del repositorio.
+#
 # Reejecuta un cuaderno en un kernel limpio y guarda sus salidas:
 #   make execute NB=notebooks/01_atencion.ipynb
 execute: setup
 	@test -n "$(NB)" || { echo "Uso: make execute NB=notebooks/XX.ipynb"; \
 		exit 2; }
-	$(PY) -m course_lib.maintenance execute $(NB)
+	$(PY) -m tools.maintenance execute $(NB)
 
 execute-all: setup
-	$(PY) -m course_lib.maintenance execute notebooks/*.ipynb
+	$(PY) -m tools.maintenance execute notebooks/*.ipynb
 
 setup-cells: setup
-	$(PY) -m course_lib.maintenance stamp notebooks/*.ipynb
+	$(PY) -m tools.maintenance stamp notebooks/*.ipynb
 
 # Solución de referencia de cada ejercicio, plegada, tras el ejercicio.
 soluciones: setup
-	$(PY) -m course_lib.maintenance solutions notebooks/*.ipynb
+	$(PY) -m tools.maintenance solutions notebooks/*.ipynb
 
 # Enlaza al glosario el primer uso de cada término en cada capítulo (solo
 # toca la prosa: no hace falta reejecutar).
 glosario: setup
-	$(PY) -m course_lib.glossary notebooks/*.ipynb
+	$(PY) -m tools.glossary notebooks/*.ipynb
 
 # El sitio construido, en Chromium sin interfaz (necesita `chromium`).
 test-site: book

@@ -2,7 +2,7 @@
 
 Ejecuta cada cuaderno de ``notebooks/`` (o los que se pasen como
 argumentos) de arriba abajo en un kernel nuevo, como
-``course_lib.maintenance execute``: preset «cpu» y sin red
+``python -m tools.maintenance execute``: preset «cpu» y sin red
 (``COURSE_LIB_PRESET=cpu``, ``HF_HUB_OFFLINE=1``). Trabaja sobre una
 copia temporal, en una carpeta temporal: el cuaderno original nunca se
 modifica. Mide:

@@ -18,8 +18,10 @@ código que merece reutilizarse. Por capítulos:
 - 5 y 6, visión: ``vit``, ``images`` (dígitos y su receta) y ``mae``.
 - 7 y 8, multimodal: ``shapes`` (figuras con descripciones y preguntas),
   ``clip`` y ``fusion``.
-- Mantenimiento del repositorio (no las usa el lector): ``maintenance``
-  (celda de Colab, reejecución, soluciones) y ``glossary``.
+
+Las herramientas de mantenimiento del libro (celda de Colab, reejecución
+de cuadernos, soluciones plegadas, glosario) no son parte del paquete:
+viven en ``tools/``, en la raíz del repositorio, y se usan con ``make``.
 """
 
 __version__ = "0.1.0"

@@ -1,11 +1,11 @@
-"""Pruebas de course_lib.glossary: enlaces al glosario desde el primer uso."""
+"""Pruebas de tools/glossary.py: enlaces al glosario desde el primer uso."""
 
 from pathlib import Path
 
 import pytest
 import yaml
 
-from course_lib.glossary import SKIP, link_notebook, link_text, load_terms
+from tools.glossary import SKIP, link_notebook, link_text, load_terms
 
 ROOT = Path(__file__).resolve().parent.parent
 TERMS = {"atención": "atención", "atención cruzada": "atención cruzada",

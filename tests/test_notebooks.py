@@ -16,7 +16,7 @@ import nbformat
 import pytest
 import yaml
 
-from course_lib.maintenance import SETUP_TAG, repository_url, setup_source
+from tools.maintenance import SETUP_TAG, repository_url, setup_source
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -191,7 +191,7 @@ def test_figures_have_alt_text(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_each_exercise_shows_its_solution_folded_and_in_sync(path):
-    from course_lib.maintenance import SOLUTION_TAG, write_solutions
+    from tools.maintenance import SOLUTION_TAG, write_solutions
 
     nb = _read(path)
     tags = [c.metadata.get("tags", []) for c in nb.cells]

@@ -9,9 +9,11 @@
   y solo quien la abre la ve. Se genera desde ``course_lib.exercises``, así
   que nunca se desincroniza del corrector.
 
-Uso: ``python -m course_lib.maintenance stamp|execute|solutions
-CUADERNO...`` (o ``make setup-cells`` / ``make execute NB=...`` /
-``make soluciones``).
+Uso, desde la raíz del repositorio: ``python -m tools.maintenance
+stamp|execute|solutions CUADERNO...`` (o ``make setup-cells`` / ``make
+execute NB=...`` / ``make soluciones``). Necesita nbformat, nbclient y
+PyYAML, que instala ``requirements.txt`` (no son dependencias de
+``course_lib``).
 """
 
 from __future__ import annotations

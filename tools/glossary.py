@@ -11,9 +11,10 @@ títulos. Reconoce el plural (``consultas`` enlaza a *consulta*) y la
 cursiva de los términos ingleses (``*tokens*`` pasa a ser
 ``*{term}`tokens <token>`*``).
 
-Uso: ``python -m course_lib.glossary notebooks/*.ipynb`` (o ``make
-glosario``); con ``--check`` no escribe nada y sale con 1 si algún cuaderno
-está desfasado.
+Uso, desde la raíz del repositorio: ``python -m tools.glossary
+notebooks/*.ipynb`` (o ``make glosario``); con ``--check`` no escribe nada
+y sale con 1 si algún cuaderno está desfasado. Necesita nbformat, que
+instala ``requirements.txt``.
 """
 
 from __future__ import annotations
