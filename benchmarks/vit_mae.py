@@ -71,7 +71,7 @@ def _train(model_name: str, cfg_changes: dict, recipe: dict, seed: int,
         load_digits_split,
         train_image_classifier,
     )
-    from course_lib.train import accuracy
+    from course_lib.training import accuracy
     from course_lib.vit import ViT, ViTConfig
 
     data = load_digits_split()

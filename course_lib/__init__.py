@@ -4,13 +4,14 @@ Un módulo por concepto; los cuadernos explican y ejecutan, aquí vive el
 código que merece reutilizarse. Por capítulos:
 
 - Común: ``utils`` (semillas, dispositivo, *preset*, cronómetro y
-  comprobación de entradas), ``data`` (los dos corpus, dentro del paquete
+  comprobación de entradas), ``training`` (el bucle ``fit`` y los
+  calendarios de la tasa), ``data`` (los dos corpus, dentro del paquete
   y verificados), ``checkpoints`` (pesos del curso, entrenados por el
   propio libro), ``hub`` (*checkpoints* del Hub, opcionales y sin
   colgarse), ``viz`` (mapas de atención estáticos) y ``exercises``
   (correctores de los ejercicios).
 - 1, atención: ``attention`` (atención escalada, máscaras, multi-cabeza,
-  posiciones), ``toy_tasks`` y ``train`` (tareas sintéticas y su bucle).
+  posiciones) y ``toy_tasks`` (tareas sintéticas donde el orden importa).
 - 2, Transformer: ``transformer`` y ``numbers_es`` (números → palabras).
 - 3, BERT: ``bert``, ``bert_data`` (el Quijote, WordPiece, pares NSP) y
   ``bert_training`` (preentrenamiento y ajuste fino).

@@ -17,12 +17,13 @@ devuelven ``bert_data.encode`` y ``bert_data.build_inputs``:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from course_lib.bert import (
     IGNORE_INDEX,
@@ -30,7 +31,8 @@ from course_lib.bert import (
     BertForSequenceClassification,
     mask_tokens,
 )
-from course_lib.utils import check_int, check_range, progress_bar
+from course_lib.training import History, fit, warmup_linear
+from course_lib.utils import check_int, check_range
 
 __all__ = [
     "INPUT_KEYS", "RECIPES", "BertRecipe", "PretrainHistory",
@@ -159,9 +161,7 @@ def linear_schedule(step: int, *, steps: int, warmup_steps: int) -> float:
     if not 0 <= check_int(warmup_steps, "warmup_steps", minimum=0) <= steps:
         raise ValueError(f"warmup_steps debe estar entre 0 y steps={steps};"
                          f" se recibió {warmup_steps}")
-    if step < warmup_steps:
-        return (step + 1) / warmup_steps
-    return (steps - step) / max(1, steps - warmup_steps)
+    return warmup_linear(step, lr=1.0, steps=steps, warmup=warmup_steps)
 
 
 def _batch(data: Mapping[str, Tensor], idx: Tensor,
@@ -216,15 +216,9 @@ def pretraining_losses(
     return PretrainLosses(mlm, nsp, correct, len(target), nsp_logits)
 
 
-@dataclass
-class PretrainHistory:
-    """Pérdidas por paso (MLM y NSP) y tasa de aprendizaje."""
-
-    mlm: list[float] = field(default_factory=list)
-    nsp: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    evals: list[tuple[int, dict[str, float]]] = field(
-        default_factory=list)    # (paso, lo que devuelve ``evaluate``)
+# Por paso: ``loss`` (MLM + NSP, o solo MLM), ``mlm``, ``nsp`` y ``lr``;
+# ``evals``: pares (paso, lo que devuelve ``evaluate``).
+PretrainHistory = History
 
 
 def pretrain(
@@ -257,40 +251,27 @@ def pretrain(
     if not 0.0 <= warmup_fraction < 1.0:
         raise ValueError("warmup_fraction debe estar en [0, 1); vale "
                          f"{warmup_fraction}")
-    warmup = int(steps * warmup_fraction)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr,
                                   weight_decay=weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: linear_schedule(s, steps=steps,
-                                             warmup_steps=warmup))
-    history = PretrainHistory()
-    model.train()
-    for step in (bar := progress_bar(range(steps), desc=desc,
-                                     disable=not progress)):
+
+    def batch(step: int) -> tuple[dict[str, Tensor], Tensor]:
         idx = (step * batch_size + torch.arange(batch_size)) % n   # (B,)
-        batch = {k: data[k][idx] for k in INPUT_KEYS}
+        return {k: data[k][idx] for k in INPUT_KEYS}, nsp_labels[idx]
+
+    def loss_fn(model: BertForPreTraining,
+                batch: tuple[dict[str, Tensor], Tensor]
+                ) -> tuple[Tensor, dict[str, Tensor]]:
         losses = pretraining_losses(
-            model, batch, nsp_labels[idx], mask_token_id=mask_token_id,
+            model, *batch, mask_token_id=mask_token_id,
             special_token_ids=special_token_ids, generator=generator)
         loss = losses.mlm + losses.nsp if use_nsp else losses.mlm
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if grad_clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        history.lr.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        scheduler.step()
-        history.mlm.append(losses.mlm.item())
-        history.nsp.append(losses.nsp.item())
-        if step % 50 == 0:
-            bar.set_postfix(mlm=f"{history.mlm[-1]:.2f}",
-                            nsp=f"{history.nsp[-1]:.3f}")
-        if evaluate is not None and eval_every and (
-                (step + 1) % eval_every == 0 or step + 1 == steps):
-            history.evals.append((step + 1, evaluate()))
-            model.train()
-    model.eval()
-    return history
+        return loss, {"mlm": losses.mlm, "nsp": losses.nsp}
+    return fit(model, optimizer, batch, loss_fn, steps=steps,
+               schedule=partial(warmup_linear, lr=lr, steps=steps,
+                                warmup=int(steps * warmup_fraction)),
+               grad_clip=grad_clip,
+               evaluate=evaluate if eval_every else None,
+               eval_every=eval_every or 1, progress=progress, desc=desc)
 
 
 @torch.no_grad()
@@ -378,29 +359,23 @@ def finetune(
     if warmup_fraction is not None and not 0.0 <= warmup_fraction < 1.0:
         raise ValueError("warmup_fraction debe estar en [0, 1); vale "
                          f"{warmup_fraction}")
-    device = next(model.parameters()).device
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr,
                                   weight_decay=weight_decay)
-    scheduler = None
+    schedule = None
     if warmup_fraction is not None:
-        warmup = int(steps * warmup_fraction)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: linear_schedule(s, steps=steps,
-                                                 warmup_steps=warmup))
-    losses = []
-    model.train()
-    for _ in progress_bar(range(steps), desc=desc, disable=not progress):
+        schedule = partial(warmup_linear, lr=lr, steps=steps,
+                           warmup=int(steps * warmup_fraction))
+
+    def batch(step: int) -> tuple[list[Tensor], Tensor]:
         idx = torch.randint(n, (batch_size,), generator=generator)  # (B,)
-        logits = model(*_batch(data, idx, device))                # (B, K)
-        loss = F.cross_entropy(logits, labels[idx].to(device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        losses.append(loss.item())
-    model.eval()
-    return losses
+        return [data[k][idx] for k in INPUT_KEYS], labels[idx]
+
+    def loss_fn(model: BertForSequenceClassification,
+                batch: tuple[list[Tensor], Tensor]) -> Tensor:
+        inputs, y = batch
+        return F.cross_entropy(model(*inputs), y)          # (B, K) vs (B,)
+    return fit(model, optimizer, batch, loss_fn, steps=steps,
+               schedule=schedule, progress=progress, desc=desc).loss
 
 
 @torch.no_grad()

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -33,12 +34,12 @@ from torch import Tensor, nn
 
 from course_lib.attention import MultiHeadAttention, causal_mask
 from course_lib.shapes import WordTokenizer
+from course_lib.training import History, fit, warmup_min_cosine
 from course_lib.utils import (
     check_ids,
     check_int,
     check_tensor,
     check_texts,
-    progress_bar,
 )
 from course_lib.vit import (
     ViT,
@@ -410,12 +411,9 @@ def zero_shot_classify(model: CLIP, images: Tensor,
 
 # --- entrenamiento -----------------------------------------------------
 
-@dataclass
-class CLIPHistory:
-    """Pérdida y exp(logit_scale) por paso."""
-
-    loss: list[float] = field(default_factory=list)
-    scale: list[float] = field(default_factory=list)
+# Por paso: ``loss`` (la contrastiva), ``lr`` y ``scale`` (la escala
+# aprendida de los logits, tras la actualización).
+CLIPHistory = History
 
 
 def train_clip(model: CLIP, images: Tensor, captions: Sequence[str], *,
@@ -445,23 +443,17 @@ def train_clip(model: CLIP, images: Tensor, captions: Sequence[str], *,
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": weight_decay},
          {"params": rest, "weight_decay": 0.0}], lr=lr)
-    warmup = max(1, steps // 10)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(
-        (s + 1) / warmup, 0.5 * (1 + math.cos(math.pi * s / steps))))
-    history = CLIPHistory()
-    model.train()
-    for _ in progress_bar(range(steps), desc=desc, disable=not progress):
-        # Los índices se sortean en la CPU (el generador vive allí) y
-        # viajan al dispositivo de cada tensor.
+
+    def batch(step: int) -> tuple[Tensor, Tensor]:
+        # Los índices se sortean en la CPU, donde vive el generador.
         idx = torch.randperm(len(images), generator=generator)[:batch_size]
-        logits, _ = model(images[idx.to(images.device)],
-                          ids[idx].to(images.device))
-        loss = contrastive_loss(logits)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        history.loss.append(loss.item())
-        history.scale.append(model.scale().item())
-    model.eval()
-    return history
+        return images[idx.to(images.device)], ids[idx]  # (B, 3, S, S), (B, T)
+
+    def loss_fn(model: CLIP, batch: tuple[Tensor, Tensor]) -> Tensor:
+        logits, _ = model(*batch)                                # (B, B)
+        return contrastive_loss(logits)
+    return fit(model, optimizer, batch, loss_fn, steps=steps,
+               schedule=partial(warmup_min_cosine, lr=lr, steps=steps,
+                                warmup=max(1, steps // 10)),
+               monitor=lambda model: {"scale": model.scale().item()},
+               progress=progress, desc=desc)

@@ -17,8 +17,10 @@ dónde se mezclan.
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -33,13 +35,13 @@ from course_lib.attention import (
     split_heads,
 )
 from course_lib.clip import SHAPES_MEAN, SHAPES_STD
+from course_lib.training import fit, warmup_min_cosine
 from course_lib.utils import (
     check_examples,
     check_ids,
     check_int,
     check_targets,
     check_tensor,
-    progress_bar,
 )
 from course_lib.vit import PatchEmbedding, check_images
 
@@ -510,27 +512,32 @@ def train_qa(model: nn.Module, images: Tensor, input_ids: Tensor,
                    answers=answers)
     check_int(steps, "steps")
     check_int(batch_size, "batch_size")
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr,
-                                  weight_decay=0.01)
-    warmup = max(1, steps // 10)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(
-        (s + 1) / warmup, 0.5 * (1 + math.cos(math.pi * s / steps))))
-    losses = []
-    model.train()
-    for _ in progress_bar(range(steps), desc=desc, disable=not progress):
+    def batch(step: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         idx = torch.randint(0, len(images), (batch_size,),
                             generator=generator)
-        T = int(lengths[idx].max())
-        logits = model(images[idx], input_ids[idx, :T], lengths[idx])
-        loss = F.cross_entropy(logits, check_targets(logits, answers[idx],
-                                                     "answers"))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
-    model.eval()
-    return losses
+        T = int(lengths[idx].max())     # recorta el relleno que sobra
+        return images[idx], input_ids[idx, :T], lengths[idx], answers[idx]
+
+    def loss_fn(model: nn.Module,
+                batch: tuple[Tensor, Tensor, Tensor, Tensor]) -> Tensor:
+        *inputs, y = batch
+        logits = model(*inputs)                                 # (B, A)
+        return F.cross_entropy(logits, check_targets(logits, y, "answers"))
+    return _fit_fusion(model, batch, loss_fn, steps=steps, lr=lr,
+                       progress=progress, desc=desc)
+
+
+def _fit_fusion(model: nn.Module, batch: Callable[[int], Any],
+                loss_fn: Callable[[nn.Module, Any], Tensor], *, steps: int,
+                lr: float, progress: bool, desc: str) -> list[float]:
+    """La receta del capítulo: AdamW (decaimiento 0,01) con rampa del
+    10 % y coseno; devuelve la pérdida de cada paso."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr,
+                                  weight_decay=0.01)
+    return fit(model, optimizer, batch, loss_fn, steps=steps,
+               schedule=partial(warmup_min_cosine, lr=lr, steps=steps,
+                                warmup=max(1, steps // 10)),
+               progress=progress, desc=desc).loss
 
 
 @torch.no_grad()
@@ -682,21 +689,13 @@ def train_captioner(model: TinyCaptioner, images: Tensor,
     check_examples(images=images, input_ids=input_ids)
     check_int(steps, "steps")
     check_int(batch_size, "batch_size")
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr,
-                                  weight_decay=0.01)
-    warmup = max(1, steps // 10)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(
-        (s + 1) / warmup, 0.5 * (1 + math.cos(math.pi * s / steps))))
-    losses = []
-    model.train()
-    for _ in progress_bar(range(steps), desc=desc, disable=not progress):
+    def batch(step: int) -> tuple[Tensor, Tensor]:
         idx = torch.randint(0, len(images), (batch_size,),
                             generator=generator)
-        loss = model.loss(images[idx], input_ids[idx])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
-    model.eval()
-    return losses
+        return images[idx], input_ids[idx]
+
+    def loss_fn(model: TinyCaptioner, batch: tuple[Tensor, Tensor]
+                ) -> Tensor:
+        return model.loss(*batch)
+    return _fit_fusion(model, batch, loss_fn, steps=steps, lr=lr,
+                       progress=progress, desc=desc)

@@ -14,22 +14,24 @@ Libro: capítulos 5 (ViT) y 6 (MAE).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_lib.train import History, accuracy, check_dataset
-from course_lib.utils import (
-    check_int,
-    check_targets,
-    check_tensor,
-    describe,
-    progress_bar,
+from course_lib.training import (
+    History,
+    accuracy,
+    check_dataset,
+    classification_loss,
+    fit,
+    random_batches,
+    warmup_cosine,
 )
+from course_lib.utils import check_int, check_tensor, describe
 from course_lib.vit import check_images
 
 
@@ -129,17 +131,6 @@ def load_photo(name: str = "chelsea", *, size: int | None = None) -> Tensor:
     return img.clamp(0, 1)
 
 
-def warmup_cosine(step: int, total: int, warmup: int) -> float:
-    """Factor de la tasa: sube lineal durante ``warmup`` y baja en coseno."""
-    check_int(step, "step", minimum=0)
-    check_int(total, "total")
-    check_int(warmup, "warmup", minimum=0)
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
 def train_image_classifier(
     model: nn.Module,
     x: Tensor,
@@ -166,7 +157,8 @@ def train_image_classifier(
     defecto el 10 %) y decaimiento en coseno; desplazamientos aleatorios de
     ±``max_shift`` píxeles (0 = sin aumento) y suavizado de etiquetas.
     ``parameters`` restringe lo que se entrena (p. ej., solo la cabeza en
-    una sonda lineal).
+    una sonda lineal). Si se da ``eval_data``, mide la exactitud cada
+    ``eval_every`` pasos y al final (``history.eval_accuracy``).
     """
     check_dataset(x, y)
     check_int(steps, "steps")
@@ -177,35 +169,25 @@ def train_image_classifier(
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError("label_smoothing debe estar en [0, 1); vale "
                          f"{label_smoothing}")
+    evaluate = None
     if eval_data is not None:
         check_dataset(*eval_data)
+
+        def evaluate() -> dict[str, float]:
+            return {"eval_accuracy": accuracy(model, *eval_data)}
     params = list(model.parameters()) if parameters is None else parameters
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     warmup = max(1, steps // 10) if warmup is None else warmup
-    history = History()
-    model.train()
-    bar = progress_bar(range(steps), desc=desc, disable=not progress)
-    for step in bar:
-        if schedule:
-            for group in optimizer.param_groups:
-                group["lr"] = lr * warmup_cosine(step, steps, warmup)
-        idx = torch.randint(0, len(x), (batch_size,), generator=generator)
-        xb = random_shift(x[idx], max_shift, generator=generator)
-        logits = model(xb)                                   # (B, K)
-        loss = F.cross_entropy(logits, check_targets(logits, y[idx], "y"),
-                               label_smoothing=label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        history.steps.append(step + 1)
-        history.loss.append(loss.item())
-        if eval_data is not None and ((step + 1) % eval_every == 0
-                                      or step + 1 == steps):
-            history.eval_steps.append(step + 1)
-            history.eval_accuracy.append(accuracy(model, *eval_data))
-            bar.set_postfix(exactitud=f"{history.eval_accuracy[-1]:.3f}")
-    model.eval()
-    return history
+    sample = random_batches(x, y, batch_size=batch_size, generator=generator)
+
+    def batch(step: int) -> tuple[Tensor, Tensor]:
+        xb, yb = sample(step)
+        return random_shift(xb, max_shift, generator=generator), yb
+    return fit(
+        model, torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay),
+        batch, partial(classification_loss, label_smoothing=label_smoothing),
+        steps=steps, evaluate=evaluate, eval_every=eval_every,
+        schedule=partial(warmup_cosine, lr=lr, steps=steps, warmup=warmup)
+        if schedule else None, progress=progress, desc=desc)
 
 
 class SmallCNN(nn.Module):

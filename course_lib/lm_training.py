@@ -9,20 +9,21 @@ con la misma semilla el resultado es el mismo en cualquier máquina.
 
 from __future__ import annotations
 
-import math
-import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from course_lib.utils import (
-    check_int,
-    check_tensor,
-    describe,
-    progress_bar,
+from course_lib.training import (
+    History,
+    constant,
+    fit,
+    warmup_cosine_to_min,
 )
+from course_lib.utils import check_int, check_tensor, describe
 
 
 @dataclass(frozen=True)
@@ -144,18 +145,19 @@ def evaluate_loss(
 
 
 def learning_rate(step: int, config: LMTrainConfig) -> float:
-    """Calentamiento lineal en ``warmup_steps`` y coseno hasta ``min_lr``
-    en el último paso (o constante con ``schedule='constant'``)."""
+    """Tasa del paso ``step`` con la receta ``config``: calentamiento
+    lineal en ``warmup_steps`` y coseno hasta ``min_lr`` en el último paso
+    (o constante con ``schedule='constant'``)."""
     _check_config(config)
     check_int(step, "step", minimum=0)
+    return _schedule(config)(step)
+
+
+def _schedule(config: LMTrainConfig) -> Callable[[int], float]:
     if config.schedule == "constant":
-        return config.lr
-    if step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
-    progress = (step - config.warmup_steps) / max(
-        1, config.steps - 1 - config.warmup_steps)
-    cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-    return config.min_lr + (config.lr - config.min_lr) * cosine
+        return partial(constant, lr=config.lr)
+    return partial(warmup_cosine_to_min, lr=config.lr, min_lr=config.min_lr,
+                   steps=config.steps, warmup=config.warmup_steps)
 
 
 def make_optimizer(model: nn.Module, config: LMTrainConfig
@@ -170,17 +172,13 @@ def make_optimizer(model: nn.Module, config: LMTrainConfig
     return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas)
 
 
-@dataclass
-class LMHistory:
-    """Curvas: pérdida por paso y evaluaciones periódicas."""
+class LMHistory(History):
+    """El historial de ``fit`` más los *tokens* vistos; las evaluaciones
+    son ``train_loss`` y ``val_loss``."""
 
-    loss: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    eval_steps: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    tokens_seen: int = 0
-    seconds: float = 0.0     # solo los pasos de entrenamiento
+    @property
+    def tokens_seen(self) -> int:
+        return int(sum(self.logs.get("tokens", [])))
 
 
 def train_lm(
@@ -200,35 +198,24 @@ def train_lm(
     block_size = model.config.block_size
     _check_text_ids(train_data, block_size, "train_data")
     _check_text_ids(val_data, block_size, "val_data")
-    device = next(model.parameters()).device
-    optimizer = make_optimizer(model, config)
-    history = LMHistory()
-    model.train()
-    bar = progress_bar(range(config.steps), desc=desc, disable=not progress)
-    for step in bar:
-        start = time.perf_counter()
-        lr = learning_rate(step, config)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        x, y = get_batch(train_data, block_size, config.batch_size,
-                         generator=generator, device=device)
+
+    def batch(step: int) -> tuple[Tensor, Tensor]:
+        return get_batch(train_data, block_size, config.batch_size,
+                         generator=generator)
+
+    def loss_fn(model: nn.Module, batch: tuple[Tensor, Tensor]
+                ) -> tuple[Tensor, dict[str, float]]:
+        x, y = batch                                        # (B, T) cada uno
         _, loss = model(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.grad_clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        history.loss.append(loss.item())
-        history.lr.append(lr)
-        history.tokens_seen += x.numel()
-        history.seconds += time.perf_counter() - start
-        if (step + 1) % config.eval_every == 0 or step + 1 == config.steps:
-            for data, curve in ((train_data, history.train_loss),
-                                (val_data, history.val_loss)):
-                curve.append(evaluate_loss(model, data, block_size,
-                                           max_tokens=config.eval_tokens))
-            history.eval_steps.append(step + 1)
-            bar.set_postfix(entrenamiento=f"{history.train_loss[-1]:.3f}",
-                            validacion=f"{history.val_loss[-1]:.3f}")
-    model.eval()
-    return history
+        return loss, {"tokens": x.numel()}
+
+    def evaluate() -> dict[str, float]:
+        return {name: evaluate_loss(model, data, block_size,
+                                    max_tokens=config.eval_tokens)
+                for name, data in (("train_loss", train_data),
+                                   ("val_loss", val_data))}
+    return fit(model, make_optimizer(model, config), batch, loss_fn,
+               steps=config.steps, schedule=_schedule(config),
+               grad_clip=config.grad_clip, evaluate=evaluate,
+               eval_every=config.eval_every, history=LMHistory(),
+               progress=progress, desc=desc)

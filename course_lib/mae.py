@@ -22,18 +22,19 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import Tensor, nn
 
-from course_lib.images import random_shift, warmup_cosine
+from course_lib.images import random_shift
+from course_lib.training import fit, warmup_cosine
 from course_lib.utils import (
     check_examples,
     check_hf_family,
     check_int,
     check_tensor,
     describe,
-    progress_bar,
 )
 from course_lib.vit import (
     ViTConfig,
@@ -377,21 +378,18 @@ def pretrain_mae(model: MAE, x: Tensor, *, steps: int,
     optimizer = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.95),
                                   weight_decay=weight_decay)
     warmup = max(1, steps // 10) if warmup is None else warmup
-    losses = []
-    model.train()
-    for step in progress_bar(range(steps), desc=desc, disable=not progress):
-        for group in optimizer.param_groups:
-            group["lr"] = lr * warmup_cosine(step, steps, warmup)
+
+    def batch(step: int) -> Tensor:
         idx = torch.randint(0, len(x), (batch_size,), generator=generator)
-        xb = random_shift(x[idx.to(x.device)], max_shift,
-                          generator=generator)
-        loss = model(xb, mask_ratio=mask_ratio, generator=generator).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    model.eval()
-    return losses
+        return random_shift(x[idx.to(x.device)], max_shift,
+                            generator=generator)       # (B, C, H, W)
+
+    def loss_fn(model: MAE, xb: Tensor) -> Tensor:
+        return model(xb, mask_ratio=mask_ratio, generator=generator).loss
+    return fit(model, optimizer, batch, loss_fn, steps=steps,
+               schedule=partial(warmup_cosine, lr=lr, steps=steps,
+                                warmup=warmup),
+               progress=progress, desc=desc).loss
 
 
 def linear_probe(train: Tensor, y_train: Tensor, test: Tensor,

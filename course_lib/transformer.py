@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
@@ -34,6 +35,7 @@ from course_lib.attention import (
     causal_mask,
     sinusoidal_positions,
 )
+from course_lib.training import fit, random_batches, warmup_times_cosine
 from course_lib.utils import (
     check_examples,
     check_ids,
@@ -439,8 +441,6 @@ def train_seq2seq(
     decaimiento coseno hasta 0 (el artículo, §5.3, calienta y luego
     decae como 1/√paso). ``generator`` fija el orden de los lotes.
     """
-    from course_lib.utils import progress_bar
-
     c = model.config
     check_ids(src, c.src_vocab_size, "src")
     check_ids(labels, c.tgt_vocab_size, "labels")
@@ -448,26 +448,17 @@ def train_seq2seq(
     check_int(steps, "steps")
     check_int(batch_size, "batch_size")
     check_int(warmup, "warmup", minimum=0)
+
+    def loss_fn(model: Transformer, batch: tuple[Tensor, Tensor]) -> Tensor:
+        src, y = batch                                  # (B, S), (B, T)
+        logits = model(src, shift_right(y, c.bos_id))   # (B, T, V)
+        return sequence_loss(logits, y, c.pad_id)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr,
                                  betas=(0.9, 0.98))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / (warmup + 1))
-        * 0.5 * (1 + math.cos(math.pi * s / steps)))
-    device = next(model.parameters()).device
-    losses = []
-    model.train()
-    bar = progress_bar(range(steps), desc=desc, disable=not progress)
-    for step in bar:
-        idx = torch.randint(0, len(src), (batch_size,), generator=generator)
-        y = labels[idx].to(device)  # (B, T)
-        logits = model(src[idx].to(device), shift_right(y, c.bos_id))
-        loss = sequence_loss(logits, y, c.pad_id)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
-        if step % 50 == 0 or step == steps - 1:
-            bar.set_postfix(pérdida=f"{losses[-1]:.3f}")
-    model.eval()
-    return losses
+    return fit(model, optimizer,
+               random_batches(src, labels, batch_size=batch_size,
+                              generator=generator),
+               loss_fn, steps=steps,
+               schedule=partial(warmup_times_cosine, lr=lr, steps=steps,
+                                warmup=warmup),
+               progress=progress, desc=desc).loss

@@ -34,7 +34,7 @@ from course_lib import (
     numbers_es,
     shapes,
     toy_tasks,
-    train,
+    training,
     transformer,
     utils,
     vit,
@@ -382,32 +382,32 @@ CASES: list[tuple[str, Callable[[], object], type, tuple[str, ...]]] = [
         lm_training.LMTrainConfig(steps=1), progress=False), VE,
      ("val_data",)),
     # train, toy_tasks
-    ("train-cls-float-y", lambda: train.train_classifier(
+    ("train-cls-float-y", lambda: training.train_classifier(
         toy_tasks.BagOfWordsClassifier(10, 3), _ids(4, 5, 10),
         torch.rand(4), steps=1, progress=False), TE, ("y", "enteros")),
-    ("train-cls-y-range", lambda: train.train_classifier(
+    ("train-cls-y-range", lambda: training.train_classifier(
         toy_tasks.BagOfWordsClassifier(10, 3), _ids(4, 5, 10),
         torch.tensor([0, 1, 2, 7]), steps=1, batch_size=64,
         progress=False), VE, ("y", "fuera de")),
-    ("train-cls-y-2d", lambda: train.train_classifier(
+    ("train-cls-y-2d", lambda: training.train_classifier(
         toy_tasks.BagOfWordsClassifier(10, 3), _ids(4, 5, 10),
         torch.zeros(4, 1, dtype=torch.long), steps=1, progress=False), VE,
      ("y", "(N,)")),
-    ("train-cls-empty", lambda: train.train_classifier(
+    ("train-cls-empty", lambda: training.train_classifier(
         toy_tasks.BagOfWordsClassifier(10, 3), _ids(0, 5, 10),
         torch.zeros(0, dtype=torch.long), steps=1, progress=False), VE,
      ("vac",)),
-    ("train-cls-list", lambda: train.train_classifier(
+    ("train-cls-list", lambda: training.train_classifier(
         toy_tasks.BagOfWordsClassifier(10, 3), L, [0, 1], steps=1,
         progress=False), TE, ("x", "list")),
-    ("train-cls-steps0", lambda: train.train_classifier(
+    ("train-cls-steps0", lambda: training.train_classifier(
         toy_tasks.BagOfWordsClassifier(10, 3), _ids(4, 5, 10),
         torch.zeros(4, dtype=torch.long), steps=0, progress=False), VE,
      ("steps",)),
-    ("accuracy-empty", lambda: train.accuracy(
+    ("accuracy-empty", lambda: training.accuracy(
         toy_tasks.BagOfWordsClassifier(10, 3), _ids(0, 5, 10),
         torch.zeros(0, dtype=torch.long)), VE, ("vac",)),
-    ("accuracy-mismatch", lambda: train.accuracy(
+    ("accuracy-mismatch", lambda: training.accuracy(
         toy_tasks.BagOfWordsClassifier(10, 3), _ids(1, 5, 10),
         torch.zeros(3, dtype=torch.long)), VE, ("mismo número",)),
     ("bow-list", lambda: toy_tasks.BagOfWordsClassifier(10, 3)(L), TE,
@@ -610,8 +610,6 @@ CASES: list[tuple[str, Callable[[], object], type, tuple[str, ...]]] = [
     ("photo-int", lambda: images.load_photo(3), TE, ("name",)),
     ("photo-size0", lambda: images.load_photo("chelsea", size=0), VE,
      ("size",)),
-    ("warmup-cosine-total0", lambda: images.warmup_cosine(0, 0, 0), VE,
-     ("total",)),
     ("train-img-y-range", lambda: images.train_image_classifier(
         _vit(), _pixels(4), torch.tensor([0, 1, 2, 10]), steps=1,
         batch_size=64, progress=False), VE, ("y", "fuera de")),

@@ -8,7 +8,7 @@ from course_lib.toy_tasks import (
     PointerAttentionClassifier,
     make_pointer_task,
 )
-from course_lib.train import accuracy, train_classifier
+from course_lib.training import accuracy, train_classifier
 
 
 def test_pointer_task_labels_follow_the_pointer():
