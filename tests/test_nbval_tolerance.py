@@ -78,6 +78,13 @@ def test_relative_tolerance_scales_with_the_value() -> None:
     assert align("0.001", "0.0011", rel) == "0.0011"
 
 
+def test_tolerance_edge_counts_as_inside() -> None:
+    """0,20 frente a 0,16 con tolerancia 0,04: dentro, aunque en binario la
+    resta dé 0,04000000000000001."""
+    assert Tolerance(abs=0.04).accepts(0.16, 0.20)
+    assert not Tolerance(abs=0.04).accepts(0.16, 0.21)
+
+
 def test_nan_is_never_close() -> None:
     assert not Tolerance(abs=1.0).accepts(float("nan"), 0.0)
 
