@@ -36,13 +36,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from course_lib import bert_data  # noqa: E402
 from course_lib.bert import (  # noqa: E402
-    IGNORE_INDEX,
     BertConfig,
     BertForPreTraining,
     BertForSequenceClassification,
     count_parameters,
-    mask_tokens,
 )
+from course_lib.bert_data import IGNORE_INDEX, mask_tokens  # noqa: E402
 from course_lib.bert_training import (  # noqa: E402
     RECIPES,
     BertRecipe,

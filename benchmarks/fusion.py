@@ -50,12 +50,14 @@ import torch
 
 from course_lib import shapes
 from course_lib.fusion import (
-    FUSION_MODELS,
-    CrossAttentionFusion,
     CrossAttentionSpec,
     FusionConfig,
     attention_spread,
     is_collapsed,
+)
+from course_lib.fusion_qa import (
+    FUSION_MODELS,
+    CrossAttentionFusion,
     predict_qa,
     train_qa,
 )

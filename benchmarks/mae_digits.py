@@ -67,8 +67,8 @@ def run_seed(seed: int, pretrain: dict, finetune_steps: int,
         subset_per_class,
         train_image_classifier,
     )
-    from course_lib.mae import MAE, MAEConfig, linear_probe, pretrain_mae
-    from course_lib.training import accuracy
+    from course_lib.mae import MAE, MAEConfig, pretrain_mae
+    from course_lib.training import accuracy, linear_probe
     from course_lib.vit import ViT
 
     data = load_digits_split()

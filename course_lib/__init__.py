@@ -4,21 +4,25 @@ Un módulo por concepto; los cuadernos explican y ejecutan, aquí vive el
 código que merece reutilizarse. Por capítulos:
 
 - Común: ``utils`` (semillas, dispositivo, *preset*, cronómetro y
-  comprobación de entradas), ``training`` (el bucle ``fit`` y los
-  calendarios de la tasa), ``data`` (los dos corpus, dentro del paquete
-  y verificados), ``checkpoints`` (pesos del curso, entrenados por el
-  propio libro), ``hub`` (*checkpoints* del Hub, opcionales y sin
-  colgarse), ``viz`` (mapas de atención estáticos) y ``exercises``
-  (correctores de los ejercicios).
+  comprobación de entradas), ``training`` (el bucle ``fit``, los
+  calendarios de la tasa, la exactitud y la sonda lineal), ``layers``
+  (activaciones, MLP y bloque *pre-norm* que comparten varios modelos),
+  ``data`` (los dos corpus, dentro del paquete y verificados),
+  ``checkpoints`` (pesos del curso, entrenados por el propio libro),
+  ``hub`` (*checkpoints* del Hub, opcionales y sin colgarse), ``viz``
+  (mapas de atención estáticos) y ``exercises`` (correctores de los
+  ejercicios).
 - 1, atención: ``attention`` (atención escalada, máscaras, multi-cabeza,
   posiciones) y ``toy_tasks`` (tareas sintéticas donde el orden importa).
 - 2, Transformer: ``transformer`` y ``numbers_es`` (números → palabras).
-- 3, BERT: ``bert``, ``bert_data`` (el Quijote, WordPiece, pares NSP) y
-  ``bert_training`` (preentrenamiento y ajuste fino).
+- 3, BERT: ``bert``, ``bert_data`` (el Quijote, WordPiece, pares NSP,
+  enmascarado MLM) y ``bert_training`` (preentrenamiento y ajuste fino).
 - 4, GPT: ``gpt``, ``char_tokenizer`` y ``lm_training``.
 - 5 y 6, visión: ``vit``, ``images`` (dígitos y su receta) y ``mae``.
-- 7 y 8, multimodal: ``shapes`` (figuras con descripciones y preguntas),
-  ``clip`` y ``fusion``.
+- 7 y 8, multimodal: ``shapes`` (figuras con descripciones y preguntas,
+  y la media y la desviación de sus píxeles), ``clip``, ``fusion`` (las
+  piezas de la fusión), ``fusion_qa`` (seis estrategias de fusión) y
+  ``captioner`` (el subtitulador).
 
 Las herramientas de mantenimiento del libro (celda de Colab, reejecución
 de cuadernos, soluciones plegadas, glosario) no son parte del paquete:

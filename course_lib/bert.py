@@ -1,8 +1,9 @@
 """BERT: codificador bidireccional, cabezas MLM y NSP, y clasificación.
 
 Libro: capítulo 3, «BERT».
-Artículo: Devlin et al. (2019), §3 (modelo y preentrenamiento) y §3.1
-(regla 80/10/10 del MLM).
+Artículo: Devlin et al. (2019), §3 (modelo y preentrenamiento). El
+enmascarado del MLM (regla 80/10/10, §3.1) prepara los datos: vive en
+``bert_data``.
 
 Normalización *post-LN* como en el Transformer original y en BERT:
 ``x = LayerNorm(x + subcapa(x))``. GELU exacta (``erf``) y LayerNorm con
@@ -22,7 +23,6 @@ convierte a la convención del libro (bool, True = «puede atender»).
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import NamedTuple
@@ -45,14 +45,11 @@ from course_lib.utils import (
 )
 
 __all__ = [
-    "IGNORE_INDEX", "PRESETS", "BertConfig", "BertEmbeddings", "BertLayer",
+    "PRESETS", "BertConfig", "BertEmbeddings", "BertLayer",
     "BertModel", "BertForPreTraining", "BertForSequenceClassification",
     "BertOutput", "PreTrainingOutput", "convert_hf_state_dict",
-    "count_parameters", "from_hf", "init_weights", "mask_tokens",
-    "apply_mlm_masking",
+    "count_parameters", "from_hf", "init_weights",
 ]
-
-IGNORE_INDEX = -100  # etiqueta de las posiciones sin pérdida (PyTorch/HF)
 
 
 @dataclass(frozen=True)
@@ -511,82 +508,3 @@ def from_hf(model: nn.Module) -> nn.Module:
 def count_parameters(model: nn.Module) -> int:
     """Número de parámetros distintos (los atados cuentan una vez)."""
     return sum(p.numel() for p in model.parameters())
-
-
-# --- objetivo MLM: la regla 80/10/10 ----------------------------------
-
-def apply_mlm_masking(
-    input_ids: Tensor, choose_noise: Tensor, kind_noise: Tensor,
-    random_ids: Tensor, *, mask_token_id: int, is_special: Tensor,
-    mlm_probability: float = 0.15,
-) -> tuple[Tensor, Tensor]:
-    """La regla del MLM con el ruido ya sorteado (determinista).
-
-    Se elige cada token no especial con probabilidad ``mlm_probability``
-    (``choose_noise < p``). De los elegidos, según ``kind_noise``: < 0,8 ->
-    ``[MASK]``; [0,8, 0,9) -> ``random_ids``; ≥ 0,9 -> se deja igual.
-    Todo (B, T). Devuelve ``(entradas, etiquetas)``: las etiquetas son el
-    token original en las posiciones elegidas e ``IGNORE_INDEX`` (-100) en
-    las demás, así la pérdida solo cuenta las elegidas.
-    """
-    check_tensor(input_ids, "input_ids", shape="(B, T)", dtype_kind="int")
-    for name, x in (("choose_noise", choose_noise),
-                    ("kind_noise", kind_noise), ("random_ids", random_ids),
-                    ("is_special", is_special)):
-        check_tensor(x, name, shape=f"{tuple(input_ids.shape)}")
-        if x.shape != input_ids.shape:
-            raise ValueError(f"{name} debe tener la forma de input_ids "
-                             f"{tuple(input_ids.shape)}; se recibió "
-                             f"{tuple(x.shape)}")
-    check_tensor(is_special, "is_special", dtype_kind="bool")
-    chosen = (choose_noise < mlm_probability) & ~is_special   # (B, T)
-    labels = input_ids.masked_fill(~chosen, IGNORE_INDEX)
-    to_mask = chosen & (kind_noise < 0.8)
-    to_random = chosen & (kind_noise >= 0.8) & (kind_noise < 0.9)
-    inputs = input_ids.masked_fill(to_mask, mask_token_id)
-    inputs = torch.where(to_random, random_ids, inputs)
-    return inputs, labels
-
-
-def mask_tokens(
-    input_ids: Tensor, *, mask_token_id: int, vocab_size: int,
-    special_token_ids: tuple[int, ...] | list[int],
-    mlm_probability: float = 0.15, generator: torch.Generator | None = None,
-) -> tuple[Tensor, Tensor]:
-    """Enmascara un lote (B, T) para el MLM (Devlin et al., 2019, §3.1).
-
-    Nunca elige tokens especiales (``[CLS]``, ``[SEP]``, ``[PAD]``…, los de
-    ``special_token_ids``); los tokens aleatorios del 10 % se sortean entre
-    los no especiales. ``generator`` hace el sorteo reproducible. Devuelve
-    ``(entradas, etiquetas)`` con -100 donde no hay pérdida.
-    """
-    check_tensor(input_ids, "input_ids", shape="(B, T)", dtype_kind="int")
-    check_int(vocab_size, "vocab_size")
-    if isinstance(special_token_ids, (str, int)) or not all(
-            isinstance(i, numbers.Integral) for i in special_token_ids):
-        raise TypeError("special_token_ids debe ser una lista de ids "
-                        f"enteros; se recibió {special_token_ids!r}")
-    if not 0.0 < mlm_probability < 1.0:
-        raise ValueError("mlm_probability debe estar en (0, 1); vale "
-                         f"{mlm_probability}")
-    special = torch.tensor(sorted(set(special_token_ids)), dtype=torch.long)
-    if mask_token_id not in special.tolist():
-        raise ValueError(f"mask_token_id={mask_token_id} debe estar entre "
-                         f"los especiales {special.tolist()}")
-    if special.min() < 0 or special.max() >= vocab_size:
-        raise ValueError(f"tokens especiales {special.tolist()} fuera del "
-                         f"vocabulario [0, {vocab_size})")
-    check_range(input_ids, 0, vocab_size, "input_ids",
-                outside="ids fuera del vocabulario")
-    candidates = torch.ones(vocab_size, dtype=torch.bool)
-    candidates[special] = False
-    candidates = candidates.nonzero().squeeze(1)       # ids no especiales
-    shape, device = input_ids.shape, input_ids.device
-    choose = torch.rand(shape, generator=generator).to(device)
-    kind = torch.rand(shape, generator=generator).to(device)
-    pick = torch.randint(len(candidates), shape, generator=generator)
-    random_ids = candidates[pick].to(device=device, dtype=input_ids.dtype)
-    is_special = torch.isin(input_ids, special.to(device))
-    return apply_mlm_masking(
-        input_ids, choose, kind, random_ids, mask_token_id=mask_token_id,
-        is_special=is_special, mlm_probability=mlm_probability)

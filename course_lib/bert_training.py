@@ -25,12 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from course_lib.bert import (
-    IGNORE_INDEX,
-    BertForPreTraining,
-    BertForSequenceClassification,
-    mask_tokens,
-)
+from course_lib.bert import BertForPreTraining, BertForSequenceClassification
+from course_lib.bert_data import IGNORE_INDEX, mask_tokens
 from course_lib.training import History, fit, warmup_linear
 from course_lib.utils import check_int, check_range
 

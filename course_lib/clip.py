@@ -33,7 +33,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from course_lib.attention import MultiHeadAttention, causal_mask
-from course_lib.shapes import WordTokenizer
+from course_lib.layers import make_activation
+from course_lib.shapes import SHAPES_MEAN, SHAPES_STD, WordTokenizer
 from course_lib.training import History, fit, warmup_min_cosine
 from course_lib.utils import (
     check_ids,
@@ -41,13 +42,7 @@ from course_lib.utils import (
     check_tensor,
     check_texts,
 )
-from course_lib.vit import (
-    ViT,
-    ViTConfig,
-    check_images,
-    init_weights,
-    make_activation,
-)
+from course_lib.vit import ViT, ViTConfig, check_images, init_weights
 
 
 def contrastive_loss(logits_per_image: Tensor) -> Tensor:
@@ -198,14 +193,6 @@ class CLIPTextTransformer(nn.Module):
 
 
 # --- el modelo ---------------------------------------------------------
-
-# Media y desviación típica por canal de los píxeles de ``course_lib.shapes``
-# (fondo casi negro: valores pequeños). CLIP normaliza con las de su
-# corpus; sin normalizar, la proyección de los parches recibe entradas de
-# escala ~0,1 y el ViT tarda mucho más en ver la forma.
-SHAPES_MEAN = (0.069, 0.065, 0.080)
-SHAPES_STD = (0.117, 0.092, 0.085)
-
 
 def _vision_default() -> ViTConfig:
     # 48 px y parches de 16: cada parche es exactamente una celda de la

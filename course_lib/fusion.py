@@ -1,15 +1,16 @@
-"""Estrategias de fusión multimodal: tardía, temprana, atención cruzada,
-cuello de botella latente (Perceiver) y un subtitulador pequeño.
+"""Piezas de la fusión multimodal: la capa de atención cruzada, el cuello
+de botella latente (Perceiver), los codificadores de cada modalidad, la
+receta de entrenamiento y el diagnóstico del colapso.
 
 Libro: capítulo 8, «Fusión multimodal».
 Artículos: Jaegle et al. (2021), §2 (Perceiver); Alayrac et al. (2022),
 §2.3 (atención cruzada con compuerta *tanh*, Flamingo).
 
-Todos los clasificadores reciben ``(images, input_ids, lengths)`` —
-imágenes (B, 3, S, S), preguntas (B, T) del ``WordTokenizer`` y sus
-longitudes (B,)— y devuelven *logits* (B, A) sobre las respuestas. Los
-codificadores de cada modalidad son iguales en todos: solo cambia cómo y
-dónde se mezclan.
+Los modelos del capítulo se construyen con estas piezas: los seis
+clasificadores de preguntas (una estrategia de fusión cada uno) están en
+``fusion_qa`` y el subtitulador codificador-decodificador en
+``captioner``. Los codificadores de cada modalidad son iguales en todos:
+solo cambia cómo y dónde se mezclan.
 """
 
 # Notación: B lote · N tokens de imagen · T tokens de texto · C canales
@@ -18,65 +19,27 @@ dónde se mezclan.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from course_lib.attention import (
     MultiHeadAttention,
-    causal_mask,
     merge_heads,
     padding_mask,
     scaled_dot_product_attention,
     split_heads,
 )
-from course_lib.clip import SHAPES_MEAN, SHAPES_STD
+from course_lib.layers import MLP, Block
+from course_lib.shapes import SHAPES_MEAN, SHAPES_STD
 from course_lib.training import fit, warmup_min_cosine
-from course_lib.utils import (
-    check_examples,
-    check_ids,
-    check_int,
-    check_targets,
-    check_tensor,
-)
+from course_lib.utils import check_ids, check_int, check_tensor
 from course_lib.vit import PatchEmbedding, check_images
 
-# --- bloques -----------------------------------------------------------
-
-class MLP(nn.Module):
-    """Red *feed-forward* de dos capas con GELU: C -> 4C -> C."""
-
-    def __init__(self, dim: int, *, ratio: int = 4, dropout: float = 0.0
-                 ) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(dim, ratio * dim)
-        self.fc2 = nn.Linear(ratio * dim, dim)
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.dropout(self.fc2(F.gelu(self.fc1(x))))
-
-
-class Block(nn.Module):
-    """Bloque *pre-norm* de autoatención (ViT, GPT-2) con máscara opcional:
-    x = x + MHA(LN(x)); x = x + MLP(LN(x)). Entrada y salida (B, T, C)."""
-
-    def __init__(self, dim: int, n_head: int, *, dropout: float = 0.0
-                 ) -> None:
-        super().__init__()
-        self.norm1 = nn.LayerNorm(dim)
-        self.attn = MultiHeadAttention(dim, n_head, dropout=dropout)
-        self.norm2 = nn.LayerNorm(dim)
-        self.mlp = MLP(dim, dropout=dropout)
-
-    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
-        x = x + self.attn(self.norm1(x), mask=mask)
-        return x + self.mlp(self.norm2(x))
-
+# --- capas que mezclan: atención cruzada y cuello de botella ----------
 
 @dataclass(frozen=True)
 class CrossAttentionSpec:
@@ -165,6 +128,34 @@ class CrossAttentionBlock(nn.Module):
             f = self.mlp(self.norm_ffn(h))
             h = h + (torch.tanh(self.ffn_gate) * f if self.spec.gated else f)
         return (h, weights) if return_weights else h
+
+
+class PerceiverBottleneck(nn.Module):
+    """M latentes aprendidos leen N entradas por atención cruzada (coste
+    O(N·M)) y se procesan entre sí (O(M²)), nunca O(N²).
+
+    Artículo: Jaegle et al. (2021), §2.1. Entrada (B, N, C) y máscara
+    opcional (B, 1, 1, N); salida (B, M, C).
+    """
+
+    def __init__(self, dim: int, n_latents: int, *, n_head: int = 4,
+                 n_layer: int = 1) -> None:
+        super().__init__()
+        check_int(dim, "dim")
+        check_int(n_latents, "n_latents")
+        check_int(n_layer, "n_layer")
+        self.latents = nn.Parameter(0.02 * torch.randn(1, n_latents, dim))
+        spec = CrossAttentionSpec(n_head=n_head)
+        self.cross = nn.ModuleList([CrossAttentionBlock(dim, spec)
+                                    for _ in range(n_layer)])
+        self.blocks = nn.ModuleList([Block(dim, n_head)
+                                     for _ in range(n_layer)])
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        z = self.latents.expand(x.size(0), -1, -1)            # (B, M, C)
+        for cross, block in zip(self.cross, self.blocks, strict=True):
+            z = block(cross(z, x, mask))                      # (B, M, C)
+        return z
 
 
 # --- codificadores de cada modalidad -----------------------------------
@@ -286,8 +277,9 @@ def masked_mean(x: Tensor, lengths: Tensor) -> Tensor:
     return (x * keep).sum(1) / lengths[:, None].to(x.dtype)
 
 
-def _check_inputs(images: Tensor, input_ids: Tensor, lengths: Tensor | None,
-                  config: FusionConfig) -> None:
+def check_fusion_inputs(images: Tensor, input_ids: Tensor,
+                        lengths: Tensor | None, config: FusionConfig
+                        ) -> None:
     """La entrada pública de cada modelo: tipos, formas y rango de los
     ids (este en la CPU), una vez por llamada."""
     check_tensor(images, "images", ndim=4, shape="(B, 3, S, S)")
@@ -304,232 +296,11 @@ def _check_inputs(images: Tensor, input_ids: Tensor, lengths: Tensor | None,
                          f"{input_ids.size(0)} y {lengths.size(0)}")
 
 
-# --- clasificadores: una estrategia de fusión cada uno -----------------
-
-class _QAModel(nn.Module):
-    """Base común: configuración y cabeza MLP sobre el vector final."""
-
-    def __init__(self, config: FusionConfig | None, head_in: int = 1
-                 ) -> None:
-        super().__init__()
-        self.config = config = config or FusionConfig()
-        C = config.dim
-        self.head = nn.Sequential(
-            nn.LayerNorm(head_in * C), nn.Linear(head_in * C, C), nn.GELU(),
-            nn.Linear(C, config.n_answers))
-
-    def _depth(self) -> FusionConfig:
-        """La misma profundidad total para los que no mezclan por capas."""
-        c = self.config
-        return replace(c, n_layer=c.n_layer + c.n_fusion_layer)
-
-
-class TextOnly(_QAModel):
-    """Solo la pregunta: no puede saber qué hay en la imagen."""
-
-    def __init__(self, config: FusionConfig | None = None) -> None:
-        super().__init__(config)
-        self.text = TextEncoder(self._depth())
-
-    def forward(self, images: Tensor, input_ids: Tensor, lengths: Tensor
-                ) -> Tensor:
-        _check_inputs(images, input_ids, lengths, self.config)
-        t = self.text(input_ids, padding_mask(lengths, input_ids.size(1)))
-        return self.head(masked_mean(t, lengths))             # (B, A)
-
-
-class ImageOnly(_QAModel):
-    """Solo la imagen: no sabe qué se le pregunta."""
-
-    def __init__(self, config: FusionConfig | None = None) -> None:
-        super().__init__(config)
-        self.image = ImageEncoder(self._depth())
-
-    def forward(self, images: Tensor, input_ids: Tensor, lengths: Tensor
-                ) -> Tensor:
-        _check_inputs(images, input_ids, lengths, self.config)
-        return self.head(self.image(images).mean(1))          # (B, A)
-
-
-class LateFusion(_QAModel):
-    """Fusión tardía: cada modalidad se resume en un vector por separado y
-    solo se concatenan al final (representación conjunta por
-    concatenación)."""
-
-    def __init__(self, config: FusionConfig | None = None) -> None:
-        super().__init__(config, head_in=2)
-        self.image = ImageEncoder(self._depth())
-        self.text = TextEncoder(self._depth())
-
-    def forward(self, images: Tensor, input_ids: Tensor, lengths: Tensor
-                ) -> Tensor:
-        _check_inputs(images, input_ids, lengths, self.config)
-        v = self.image(images).mean(1)                        # (B, C)
-        t = masked_mean(self.text(
-            input_ids, padding_mask(lengths, input_ids.size(1))), lengths)
-        return self.head(torch.cat([v, t], dim=-1))           # (B, A)
-
-
-class EarlyFusion(_QAModel):
-    """Fusión temprana (un solo flujo, como ViLT): [CLS; texto; parches]
-    con un *embedding* de modalidad, y todos los bloques son conjuntos."""
-
-    def __init__(self, config: FusionConfig | None = None) -> None:
-        super().__init__(config)
-        c = self.config
-        self.image = ImageEncoder(
-            replace(c, n_layer=0))                            # solo parches
-        self.text = TextEncoder(replace(c, n_layer=0))
-        self.cls = nn.Parameter(0.02 * torch.randn(1, 1, c.dim))
-        self.modality = nn.Parameter(0.02 * torch.randn(2, c.dim))
-        self.blocks = nn.ModuleList(
-            [Block(c.dim, c.n_head, dropout=c.dropout)
-             for _ in range(c.n_layer + c.n_fusion_layer)])
-
-    def forward(self, images: Tensor, input_ids: Tensor, lengths: Tensor
-                ) -> Tensor:
-        _check_inputs(images, input_ids, lengths, self.config)
-        B, T = input_ids.shape
-        t = self.text(input_ids, None) + self.modality[0]      # (B, T, C)
-        v = self.image(images) + self.modality[1]              # (B, N, C)
-        x = torch.cat([self.cls.expand(B, -1, -1), t, v], 1)   # (B, L, C)
-        keep = torch.ones(B, x.size(1), dtype=torch.bool, device=x.device)
-        keep[:, 1:T + 1] = padding_mask(lengths, T)[:, 0, 0]
-        mask = keep[:, None, None, :]                          # (B,1,1,L)
-        for block in self.blocks:
-            x = block(x, mask)
-        return self.head(x[:, 0])                              # (B, A)
-
-
-class CrossAttentionFusion(_QAModel):
-    """Fusión por atención cruzada (híbrida): codificadores propios y luego
-    ``n_fusion_layer`` capas donde cada palabra de la pregunta atiende a
-    los parches (``CrossAttentionBlock``) y después a las demás palabras.
-    """
-
-    def __init__(self, config: FusionConfig | None = None) -> None:
-        super().__init__(config)
-        c = self.config
-        self.image = ImageEncoder(c)
-        self.text = TextEncoder(c)
-        self.cross = nn.ModuleList([CrossAttentionBlock(c.dim, c.cross)
-                                    for _ in range(c.n_fusion_layer)])
-        self.self_blocks = nn.ModuleList(
-            [Block(c.dim, c.n_head, dropout=c.dropout)
-             for _ in range(c.n_fusion_layer)])
-
-    def forward(self, images: Tensor, input_ids: Tensor, lengths: Tensor,
-                return_weights: bool = False
-                ) -> Tensor | tuple[Tensor, list[Tensor]]:
-        """Con ``return_weights`` devuelve también los pesos texto→imagen
-        (B, H, T, N) de cada capa de fusión."""
-        _check_inputs(images, input_ids, lengths, self.config)
-        mask = padding_mask(lengths, input_ids.size(1))       # (B,1,1,T)
-        v = self.image(images)                                # (B, N, C)
-        t = self.text(input_ids, mask)                        # (B, T, C)
-        weights = []
-        for cross, block in zip(self.cross, self.self_blocks, strict=True):
-            t, w = cross(t, v, return_weights=True)
-            t = block(t, mask)
-            weights.append(w)
-        logits = self.head(masked_mean(t, lengths))           # (B, A)
-        return (logits, weights) if return_weights else logits
-
-
-class PerceiverBottleneck(nn.Module):
-    """M latentes aprendidos leen N entradas por atención cruzada (coste
-    O(N·M)) y se procesan entre sí (O(M²)), nunca O(N²).
-
-    Artículo: Jaegle et al. (2021), §2.1. Entrada (B, N, C) y máscara
-    opcional (B, 1, 1, N); salida (B, M, C).
-    """
-
-    def __init__(self, dim: int, n_latents: int, *, n_head: int = 4,
-                 n_layer: int = 1) -> None:
-        super().__init__()
-        check_int(dim, "dim")
-        check_int(n_latents, "n_latents")
-        check_int(n_layer, "n_layer")
-        self.latents = nn.Parameter(0.02 * torch.randn(1, n_latents, dim))
-        spec = CrossAttentionSpec(n_head=n_head)
-        self.cross = nn.ModuleList([CrossAttentionBlock(dim, spec)
-                                    for _ in range(n_layer)])
-        self.blocks = nn.ModuleList([Block(dim, n_head)
-                                     for _ in range(n_layer)])
-
-    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
-        z = self.latents.expand(x.size(0), -1, -1)            # (B, M, C)
-        for cross, block in zip(self.cross, self.blocks, strict=True):
-            z = block(cross(z, x, mask))                      # (B, M, C)
-        return z
-
-
-class PerceiverFusion(_QAModel):
-    """Los latentes leen a la vez palabras y parches (fusión a través de
-    un cuello de botella de ``n_latents`` vectores)."""
-
-    def __init__(self, config: FusionConfig | None = None, *,
-                 n_latents: int = 8) -> None:
-        super().__init__(config)
-        c = self.config
-        self.image = ImageEncoder(c)
-        self.text = TextEncoder(c)
-        self.modality = nn.Parameter(0.02 * torch.randn(2, c.dim))
-        self.bottleneck = PerceiverBottleneck(
-            c.dim, n_latents, n_head=c.n_head, n_layer=c.n_fusion_layer)
-
-    def forward(self, images: Tensor, input_ids: Tensor, lengths: Tensor
-                ) -> Tensor:
-        _check_inputs(images, input_ids, lengths, self.config)
-        B, T = input_ids.shape
-        mask = padding_mask(lengths, T)                       # (B,1,1,T)
-        t = self.text(input_ids, mask) + self.modality[0]     # (B, T, C)
-        v = self.image(images) + self.modality[1]             # (B, N, C)
-        keep = torch.cat([mask[:, 0, 0], torch.ones(
-            B, v.size(1), dtype=torch.bool, device=v.device)], 1)
-        z = self.bottleneck(torch.cat([t, v], 1), keep[:, None, None])
-        return self.head(z.mean(1))                           # (B, A)
-
-
-FUSION_MODELS = {"solo texto": TextOnly, "solo imagen": ImageOnly,
-                 "tardía": LateFusion, "temprana": EarlyFusion,
-                 "atención cruzada": CrossAttentionFusion,
-                 "Perceiver": PerceiverFusion}
-
-
 # --- entrenamiento y diagnóstico ---------------------------------------
 
-def train_qa(model: nn.Module, images: Tensor, input_ids: Tensor,
-             lengths: Tensor, answers: Tensor, *, steps: int,
-             batch_size: int = 64, lr: float = 1e-3,
-             generator: torch.Generator | None = None,
-             progress: bool = True, desc: str = "fusión") -> list[float]:
-    """AdamW + entropía cruzada, calentamiento y coseno; devuelve la
-    pérdida de cada paso."""
-    _check_inputs(images, input_ids, lengths, model.config)
-    check_tensor(answers, "answers", ndim=1, shape="(N,)", dtype_kind="int")
-    check_examples(images=images, input_ids=input_ids, lengths=lengths,
-                   answers=answers)
-    check_int(steps, "steps")
-    check_int(batch_size, "batch_size")
-    def batch(step: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        idx = torch.randint(0, len(images), (batch_size,),
-                            generator=generator)
-        T = int(lengths[idx].max())     # recorta el relleno que sobra
-        return images[idx], input_ids[idx, :T], lengths[idx], answers[idx]
-
-    def loss_fn(model: nn.Module,
-                batch: tuple[Tensor, Tensor, Tensor, Tensor]) -> Tensor:
-        *inputs, y = batch
-        logits = model(*inputs)                                 # (B, A)
-        return F.cross_entropy(logits, check_targets(logits, y, "answers"))
-    return _fit_fusion(model, batch, loss_fn, steps=steps, lr=lr,
-                       progress=progress, desc=desc)
-
-
-def _fit_fusion(model: nn.Module, batch: Callable[[int], Any],
-                loss_fn: Callable[[nn.Module, Any], Tensor], *, steps: int,
-                lr: float, progress: bool, desc: str) -> list[float]:
+def fit_fusion(model: nn.Module, batch: Callable[[int], Any],
+               loss_fn: Callable[[nn.Module, Any], Tensor], *, steps: int,
+               lr: float, progress: bool, desc: str) -> list[float]:
     """La receta del capítulo: AdamW (decaimiento 0,01) con rampa del
     10 % y coseno; devuelve la pérdida de cada paso."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr,
@@ -538,20 +309,6 @@ def _fit_fusion(model: nn.Module, batch: Callable[[int], Any],
                schedule=partial(warmup_min_cosine, lr=lr, steps=steps,
                                 warmup=max(1, steps // 10)),
                progress=progress, desc=desc).loss
-
-
-@torch.no_grad()
-def predict_qa(model: nn.Module, images: Tensor, input_ids: Tensor,
-               lengths: Tensor, *, batch_size: int = 500) -> Tensor:
-    """Respuestas predichas (n,) por lotes."""
-    _check_inputs(images, input_ids, lengths, model.config)
-    check_examples(images=images, input_ids=input_ids, lengths=lengths)
-    check_int(batch_size, "batch_size")
-    model.eval()
-    out = [model(images[i:i + batch_size], input_ids[i:i + batch_size],
-                 lengths[i:i + batch_size]).argmax(-1)
-           for i in range(0, len(images), batch_size)]
-    return torch.cat(out)
 
 
 def attention_spread(weights: Tensor) -> float:
@@ -577,125 +334,3 @@ def is_collapsed(weights: Tensor | None, predictions: Tensor, *,
     constant = bool((predictions == predictions[0]).all())
     flat = weights is not None and attention_spread(weights) < tol
     return constant or flat
-
-
-# --- codificador-decodificador: un subtitulador pequeño ----------------
-
-class CaptionDecoderLayer(nn.Module):
-    """Autoatención causal sobre las palabras ya escritas y atención
-    cruzada a los parches (el decodificador del Transformer, cap. 2)."""
-
-    def __init__(self, dim: int, n_head: int) -> None:
-        super().__init__()
-        self.self_block = Block(dim, n_head)
-        self.cross = CrossAttentionBlock(dim, CrossAttentionSpec(
-            n_head=n_head))
-
-    def forward(self, x: Tensor, context: Tensor, mask: Tensor
-                ) -> tuple[Tensor, Tensor]:
-        x = self.self_block(x, mask)
-        return self.cross(x, context, return_weights=True)
-
-
-class TinyCaptioner(nn.Module):
-    """Imagen -> descripción en castellano, palabra a palabra.
-
-    Codificador: ``ImageEncoder``. Decodificador: ``n_fusion_layer`` capas
-    ``CaptionDecoderLayer``. ``forward(images, input_ids)`` da los
-    *logits* (B, T, V) de la palabra siguiente en cada posición.
-    """
-
-    def __init__(self, config: FusionConfig | None = None) -> None:
-        super().__init__()
-        self.config = c = config or FusionConfig()
-        self.image = ImageEncoder(c)
-        self.embed = nn.Embedding(c.vocab_size, c.dim)
-        self.pos = nn.Parameter(0.02 * torch.randn(1, c.max_len, c.dim))
-        self.layers = nn.ModuleList([CaptionDecoderLayer(c.dim, c.n_head)
-                                     for _ in range(c.n_fusion_layer)])
-        self.norm = nn.LayerNorm(c.dim)
-        self.lm_head = nn.Linear(c.dim, c.vocab_size)
-
-    def forward(self, images: Tensor, input_ids: Tensor,
-                return_weights: bool = False
-                ) -> Tensor | tuple[Tensor, list[Tensor]]:
-        """Con ``return_weights`` da también los pesos palabra→parche
-        (B, H, T, N) de cada capa."""
-        _check_inputs(images, input_ids, None, self.config)
-        T = input_ids.size(1)
-        if images.size(0) != input_ids.size(0):
-            raise ValueError("images e input_ids deben tener el mismo lote "
-                             f"B; se recibieron {images.size(0)} y "
-                             f"{input_ids.size(0)}")
-        v = self.image(images)                                # (B, N, C)
-        x = self.embed(input_ids) + self.pos[:, :T]           # (B, T, C)
-        mask = causal_mask(T, device=x.device)
-        weights = []
-        for layer in self.layers:
-            x, w = layer(x, v, mask)
-            weights.append(w)
-        logits = self.lm_head(self.norm(x))                   # (B, T, V)
-        return (logits, weights) if return_weights else logits
-
-    def loss(self, images: Tensor, input_ids: Tensor, *, pad_id: int = 0
-             ) -> Tensor:
-        """Entropía cruzada de la palabra siguiente (*teacher forcing*);
-        el relleno no cuenta."""
-        check_ids(input_ids, self.config.vocab_size, "input_ids")
-        if input_ids.size(1) < 2:
-            raise ValueError("input_ids necesita al menos 2 tokens (<bos> y "
-                             f"uno que predecir); tiene {input_ids.size(1)}")
-        logits = self(images, input_ids[:, :-1])              # (B, T-1, V)
-        return F.cross_entropy(logits.flatten(0, 1),
-                               input_ids[:, 1:].flatten(),
-                               ignore_index=pad_id)
-
-    @torch.no_grad()
-    def generate(self, images: Tensor, *, bos_id: int = 2, eos_id: int = 3,
-                 max_len: int = 16) -> Tensor:
-        """Decodificación voraz (*greedy*): (B, T') empezando por
-        ``<bos>``; tras ``<eos>`` se rellena con ``eos_id``."""
-        check_tensor(images, "images", ndim=4, shape="(B, 3, S, S)")
-        check_int(max_len, "max_len")
-        for name, value in (("bos_id", bos_id), ("eos_id", eos_id)):
-            if not 0 <= check_int(value, name, minimum=0) < (
-                    self.config.vocab_size):
-                raise ValueError(f"{name}={value} debe estar en el "
-                                 "vocabulario [0, "
-                                 f"{self.config.vocab_size})")
-        self.eval()
-        ids = torch.full((images.size(0), 1), bos_id, device=images.device)
-        done = torch.zeros(images.size(0), dtype=torch.bool,
-                           device=images.device)
-        for _ in range(min(max_len, self.config.max_len) - 1):
-            nxt = self(images, ids)[:, -1].argmax(-1)         # (B,)
-            nxt = torch.where(done, eos_id, nxt)
-            ids = torch.cat([ids, nxt[:, None]], 1)
-            done |= nxt == eos_id
-            if done.all():
-                break
-        return ids
-
-
-def train_captioner(model: TinyCaptioner, images: Tensor,
-                    input_ids: Tensor, *, steps: int, batch_size: int = 64,
-                    lr: float = 2e-3,
-                    generator: torch.Generator | None = None,
-                    progress: bool = True, desc: str = "subtitulador"
-                    ) -> list[float]:
-    """AdamW sobre lotes aleatorios; devuelve la pérdida de cada paso."""
-    check_tensor(images, "images", ndim=4, shape="(n, 3, S, S)")
-    check_ids(input_ids, model.config.vocab_size, "input_ids")
-    check_examples(images=images, input_ids=input_ids)
-    check_int(steps, "steps")
-    check_int(batch_size, "batch_size")
-    def batch(step: int) -> tuple[Tensor, Tensor]:
-        idx = torch.randint(0, len(images), (batch_size,),
-                            generator=generator)
-        return images[idx], input_ids[idx]
-
-    def loss_fn(model: TinyCaptioner, batch: tuple[Tensor, Tensor]
-                ) -> Tensor:
-        return model.loss(*batch)
-    return _fit_fusion(model, batch, loss_fn, steps=steps, lr=lr,
-                       progress=progress, desc=desc)

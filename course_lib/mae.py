@@ -30,7 +30,6 @@ from torch import Tensor, nn
 from course_lib.images import random_shift
 from course_lib.training import fit, warmup_cosine
 from course_lib.utils import (
-    check_examples,
     check_hf_family,
     check_int,
     check_tensor,
@@ -390,32 +389,3 @@ def pretrain_mae(model: MAE, x: Tensor, *, steps: int,
                schedule=partial(warmup_cosine, lr=lr, steps=steps,
                                 warmup=warmup),
                progress=progress, desc=desc).loss
-
-
-def linear_probe(train: Tensor, y_train: Tensor, test: Tensor,
-                 y_test: Tensor) -> float:
-    """Sonda lineal: regresión logística (L2, C = 1) sobre rasgos
-    estandarizados ``(n, D)``; devuelve la exactitud en ``test``.
-
-    Mide cuánta información de la clase es *linealmente* accesible en las
-    representaciones, sin tocar el codificador.
-    """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
-    for name, feats, labels in (("train", train, y_train),
-                                ("test", test, y_test)):
-        check_tensor(feats, name, ndim=2, shape="(n, D)")
-        check_tensor(labels, f"y_{name}", ndim=1, shape="(n,)",
-                     dtype_kind="int")
-        check_examples(**{name: feats, f"y_{name}": labels})
-    if train.dim() != 2 or test.dim() != 2 or train.size(1) != test.size(1):
-        raise ValueError("los rasgos deben ser (n, D) con la misma D; se "
-                         f"recibieron {tuple(train.shape)} y "
-                         f"{tuple(test.shape)}")
-    train, test = train.detach().cpu().numpy(), test.detach().cpu().numpy()
-    scaler = StandardScaler().fit(train)
-    clf = LogisticRegression(max_iter=3000)
-    clf.fit(scaler.transform(train), y_train.cpu().numpy())
-    return float(clf.score(scaler.transform(test), y_test.cpu().numpy()))
-

@@ -56,6 +56,13 @@ HELD_OUT = frozenset({("triángulo", "verde"), ("círculo", "amarillo"),
 ANSWERS = ("no", "sí")
 _RELATIONS = ("a la izquierda", "a la derecha", "encima", "debajo")
 _BACKGROUND = (0.05, 0.05, 0.07)
+# Media y desviación típica por canal de los píxeles que dibuja ``render``
+# (fondo casi negro: valores pequeños). CLIP (cap. 7) y la fusión (cap. 8)
+# normalizan con ellas, como CLIP con las de su corpus; sin normalizar, la
+# proyección de los parches recibe entradas de escala ~0,1 y el ViT tarda
+# mucho más en ver la forma.
+SHAPES_MEAN = (0.069, 0.065, 0.080)
+SHAPES_STD = (0.117, 0.092, 0.085)
 
 
 @dataclass(frozen=True)

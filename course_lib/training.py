@@ -10,9 +10,15 @@ le pasa lo que cambia: el optimizador, cómo sortear un lote y cómo
 calcular su pérdida. Los calendarios son funciones puras del paso (0, 1,
 …) que devuelven la tasa de ese paso; cada capítulo conserva la fórmula
 con la que se midieron sus resultados.
+
+Aquí vive también la evaluación que comparten varios capítulos: la
+exactitud de un clasificador (``accuracy``) y la sonda lineal
+(``linear_probe``), que mide las representaciones del MAE (cap. 6), de
+CLIP (cap. 7) y de los *benchmarks* sin tocar el modelo; por eso no está
+en el módulo de ningún modelo.
 """
 
-# Notación: B lote · K clases
+# Notación: B lote · K clases · n ejemplos · D rasgos
 
 from __future__ import annotations
 
@@ -303,3 +309,34 @@ def train_classifier(
                               generator=generator),
                classification_loss, steps=steps, evaluate=evaluate,
                eval_every=eval_every, progress=progress, desc=desc)
+
+
+# --- evaluar representaciones: la sonda lineal (caps. 6 y 7) -----------
+
+def linear_probe(train: Tensor, y_train: Tensor, test: Tensor,
+                 y_test: Tensor) -> float:
+    """Sonda lineal: regresión logística (L2, C = 1) sobre rasgos
+    estandarizados ``(n, D)``; devuelve la exactitud en ``test``.
+
+    Mide cuánta información de la clase es *linealmente* accesible en las
+    representaciones, sin tocar el codificador.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    for name, feats, labels in (("train", train, y_train),
+                                ("test", test, y_test)):
+        check_tensor(feats, name, ndim=2, shape="(n, D)")
+        check_tensor(labels, f"y_{name}", ndim=1, shape="(n,)",
+                     dtype_kind="int")
+        check_examples(**{name: feats, f"y_{name}": labels})
+    if train.dim() != 2 or test.dim() != 2 or train.size(1) != test.size(1):
+        raise ValueError("los rasgos deben ser (n, D) con la misma D; se "
+                         f"recibieron {tuple(train.shape)} y "
+                         f"{tuple(test.shape)}")
+    train, test = train.detach().cpu().numpy(), test.detach().cpu().numpy()
+    scaler = StandardScaler().fit(train)
+    clf = LogisticRegression(max_iter=3000)
+    clf.fit(scaler.transform(train), y_train.cpu().numpy())
+    return float(clf.score(scaler.transform(test), y_test.cpu().numpy()))
+

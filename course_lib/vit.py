@@ -31,9 +31,9 @@ from course_lib.attention import (
     scaled_dot_product_attention,
     split_heads,
 )
+from course_lib.layers import ACTIVATIONS, make_activation
 from course_lib.utils import check_hf_family, check_int, check_tensor
 
-ACTIVATIONS = ("gelu", "gelu_tanh", "quick_gelu")
 POOLINGS = ("cls", "mean")
 
 
@@ -248,23 +248,6 @@ VIT_PRESETS: dict[str, dict[str, object]] = {
 
 
 # --- bloques -----------------------------------------------------------
-
-class QuickGELU(nn.Module):
-    """x·σ(1.702·x), la aproximación de GELU que usa CLIP."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x * torch.sigmoid(1.702 * x)
-
-
-def make_activation(name: str) -> nn.Module:
-    """«gelu» (exacta, ViT/BERT), «gelu_tanh» (GPT-2) o «quick_gelu»."""
-    if name == "quick_gelu":
-        return QuickGELU()
-    if name in ("gelu", "gelu_tanh"):
-        return nn.GELU(approximate="tanh" if name == "gelu_tanh" else "none")
-    raise ValueError(f"activación desconocida {name!r}; opciones: "
-                     f"{ACTIVATIONS}")
-
 
 class Dense(nn.Module):
     """Una ``nn.Linear`` guardada como ``.dense``, para que las claves sean
@@ -529,6 +512,6 @@ def num_parameters(model: nn.Module) -> int:
 __all__ = [
     "HF_V5_RENAMES", "PatchEmbedding", "VIT_PRESETS", "ViT", "ViTConfig",
     "ViTEmbeddings", "ViTEncoder", "ViTLayer", "ViTModel", "check_images",
-    "checkpoint_key", "init_weights", "make_activation", "num_parameters",
+    "checkpoint_key", "init_weights", "num_parameters",
     "patchify", "unpatchify",
 ]

@@ -23,9 +23,11 @@ from course_lib import (
     bert,
     bert_data,
     bert_training,
+    captioner,
     char_tokenizer,
     clip,
     fusion,
+    fusion_qa,
     gpt,
     hub,
     images,
@@ -112,13 +114,13 @@ FUSION_CFG = fusion.FusionConfig(dim=32, n_head=4, n_fusion_layer=1)
 @cache
 def _fusion(name: str) -> torch.nn.Module:
     torch.manual_seed(0)
-    return fusion.FUSION_MODELS[name](FUSION_CFG).eval()
+    return fusion_qa.FUSION_MODELS[name](FUSION_CFG).eval()
 
 
 @cache
-def _captioner() -> fusion.TinyCaptioner:
+def _captioner() -> captioner.TinyCaptioner:
     torch.manual_seed(0)
-    return fusion.TinyCaptioner(FUSION_CFG).eval()
+    return captioner.TinyCaptioner(FUSION_CFG).eval()
 
 
 @cache
@@ -454,19 +456,19 @@ CASES: list[tuple[str, Callable[[], object], type, tuple[str, ...]]] = [
      ("state", "list")),
     ("bert-num-labels-0", lambda: bert.BertForSequenceClassification(
         BERT_CFG, 0), VE, ("num_labels",)),
-    ("mask-tokens-list", lambda: bert.mask_tokens(
+    ("mask-tokens-list", lambda: bert_data.mask_tokens(
         L, vocab_size=50, **MASKING), TE, ("input_ids", "list")),
-    ("mask-tokens-range", lambda: bert.mask_tokens(
+    ("mask-tokens-range", lambda: bert_data.mask_tokens(
         _ids(2, 3, 50) + 50, vocab_size=50, **MASKING), VE,
      ("vocabulario",)),
-    ("mask-tokens-specials-str", lambda: bert.mask_tokens(
+    ("mask-tokens-specials-str", lambda: bert_data.mask_tokens(
         _ids(2, 3, 50), vocab_size=50, mask_token_id=4,
         special_token_ids="[MASK]"), TE, ("special_token_ids",)),
-    ("apply-mlm-shape", lambda: bert.apply_mlm_masking(
+    ("apply-mlm-shape", lambda: bert_data.apply_mlm_masking(
         _ids(2, 3, 50), torch.rand(3), torch.rand(2, 3), _ids(2, 3, 50),
         mask_token_id=4, is_special=torch.zeros(2, 3, dtype=torch.bool)),
      VE, ("choose_noise", "(2, 3)")),
-    ("apply-mlm-special-int", lambda: bert.apply_mlm_masking(
+    ("apply-mlm-special-int", lambda: bert_data.apply_mlm_masking(
         _ids(2, 3, 50), torch.rand(2, 3), torch.rand(2, 3), _ids(2, 3, 50),
         mask_token_id=4, is_special=torch.zeros(2, 3, dtype=torch.long)),
      TE, ("is_special", "booleano")),
@@ -588,13 +590,13 @@ CASES: list[tuple[str, Callable[[], object], type, tuple[str, ...]]] = [
      ("batch_size",)),
     ("pretrain-mae-list", lambda: mae.pretrain_mae(
         _mae(), L, steps=1, progress=False), TE, ("list",)),
-    ("linear-probe-list", lambda: mae.linear_probe(
+    ("linear-probe-list", lambda: training.linear_probe(
         L, [0, 1], torch.rand(2, 3), torch.tensor([0, 1])), TE,
      ("train", "list")),
-    ("linear-probe-n", lambda: mae.linear_probe(
+    ("linear-probe-n", lambda: training.linear_probe(
         torch.rand(3, 2), torch.tensor([0, 1]), torch.rand(2, 2),
         torch.tensor([0, 1])), VE, ("mismo número",)),
-    ("linear-probe-float-y", lambda: mae.linear_probe(
+    ("linear-probe-float-y", lambda: training.linear_probe(
         torch.rand(2, 2), torch.rand(2), torch.rand(2, 2),
         torch.tensor([0, 1])), TE, ("y_train", "enteros")),
     # images
@@ -696,7 +698,7 @@ CASES: list[tuple[str, Callable[[], object], type, tuple[str, ...]]] = [
         L, torch.rand(1, 2, 32)), TE, ("x", "list")),
     ("fusion-masked-mean-list", lambda: fusion.masked_mean(
         L, torch.tensor([1])), TE, ("x", "list")),
-    ("perceiver-latents0", lambda: fusion.PerceiverFusion(
+    ("perceiver-latents0", lambda: fusion_qa.PerceiverFusion(
         FUSION_CFG, n_latents=0), VE, ("n_latents",)),
     ("fusion-attention-spread-list", lambda: fusion.attention_spread(L),
      TE, ("weights", "list")),
@@ -713,21 +715,21 @@ CASES: list[tuple[str, Callable[[], object], type, tuple[str, ...]]] = [
      ("images", "list")),
     ("captioner-generate-bos", lambda: _captioner().generate(
         _qa_batch()[0], bos_id=99), VE, ("bos_id",)),
-    ("train-captioner-steps0", lambda: fusion.train_captioner(
+    ("train-captioner-steps0", lambda: captioner.train_captioner(
         _captioner(), _qa_batch()[0], _qa_batch()[1], steps=0,
         progress=False), VE, ("steps",)),
-    ("train-qa-steps0", lambda: fusion.train_qa(
+    ("train-qa-steps0", lambda: fusion_qa.train_qa(
         _fusion("tardía"), *_qa_batch(), torch.tensor([0, 1]), steps=0,
         progress=False), VE, ("steps",)),
-    ("train-qa-answers-range", lambda: fusion.train_qa(
+    ("train-qa-answers-range", lambda: fusion_qa.train_qa(
         _fusion("tardía"), *_qa_batch(), torch.tensor([0, 5]), steps=1,
         batch_size=16, progress=False), VE, ("answers", "fuera de")),
-    ("train-qa-answers-float", lambda: fusion.train_qa(
+    ("train-qa-answers-float", lambda: fusion_qa.train_qa(
         _fusion("tardía"), *_qa_batch(), torch.rand(2), steps=1,
         progress=False), TE, ("answers", "enteros")),
-    ("predict-qa-empty", lambda: fusion.predict_qa(
+    ("predict-qa-empty", lambda: fusion_qa.predict_qa(
         _fusion("tardía"), *(x[:0] for x in _qa_batch())), VE, ("vac",)),
-    ("predict-qa-batch0", lambda: fusion.predict_qa(
+    ("predict-qa-batch0", lambda: fusion_qa.predict_qa(
         _fusion("tardía"), *_qa_batch(), batch_size=0), VE,
      ("batch_size",)),
     # viz, hub, utils
@@ -826,7 +828,7 @@ def test_degenerate_sizes_are_errors_not_empty_results() -> None:
     with pytest.raises(ValueError, match="per_class"):  # antes: N - 1
         images.subset_per_class(torch.tensor([0, 0, 1, 1]), -1)
     with pytest.raises(ValueError, match="n_latents"):  # antes: NaN
-        fusion.PerceiverFusion(FUSION_CFG, n_latents=0)
+        fusion_qa.PerceiverFusion(FUSION_CFG, n_latents=0)
 
 
 # --- valores en la GPU: sin leerlos (no se sincroniza) --------------------

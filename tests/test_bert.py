@@ -20,16 +20,16 @@ from course_lib.bert import (
     BertForPreTraining,
     BertForSequenceClassification,
     BertModel,
-    apply_mlm_masking,
     convert_hf_state_dict,
     from_hf,
-    mask_tokens,
 )
 from course_lib.bert_data import (
     SPECIAL_TOKENS,
+    apply_mlm_masking,
     build_inputs,
     encode,
     make_nsp_pairs,
+    mask_tokens,
     quijote_parts,
     special_ids,
     split_blocks,

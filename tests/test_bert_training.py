@@ -14,12 +14,11 @@ import torch.nn.functional as F
 from torch.testing import assert_close
 
 from course_lib.bert import (
-    IGNORE_INDEX,
     BertConfig,
     BertForPreTraining,
     BertForSequenceClassification,
-    mask_tokens,
 )
+from course_lib.bert_data import IGNORE_INDEX, mask_tokens
 from course_lib.bert_training import (
     BertRecipe,
     check_inputs,

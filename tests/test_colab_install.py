@@ -127,13 +127,13 @@ except Exception as exc:
 # Capítulo 3: BERT (el vocabulario del libro viaja con el paquete).
 try:
     from course_lib import bert_data
-    from course_lib.bert import BertConfig, BertForPreTraining, mask_tokens
+    from course_lib.bert import BertConfig, BertForPreTraining
 
     tok = bert_data.quijote_wordpiece()
     assert tok.get_vocab_size() == 4000, tok.get_vocab_size()
     enc = tok.encode("En un lugar de la Mancha", "no quiero acordarme")
     ids = torch.tensor([enc.ids])
-    masked, labels = mask_tokens(
+    masked, labels = bert_data.mask_tokens(
         ids, mask_token_id=4, vocab_size=4000,
         special_token_ids=[0, 1, 2, 3, 4],
         generator=torch.Generator().manual_seed(0))
@@ -233,7 +233,8 @@ except Exception as exc:
 # Capítulo 8: fusión por atención cruzada (logits sí/no y pesos T×N).
 try:
     from course_lib import shapes
-    from course_lib.fusion import CrossAttentionFusion, FusionConfig
+    from course_lib.fusion import FusionConfig
+    from course_lib.fusion_qa import CrossAttentionFusion
 
     torch.manual_seed(0)
     fusion = CrossAttentionFusion(FusionConfig()).eval()

@@ -1,29 +1,12 @@
-"""Pruebas de los ejercicios del capítulo 3 (BERT)."""
+"""Pruebas propias de los ejercicios del capítulo 3 (BERT; el contrato
+común está en ``test_exercise_contract.py``)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
-from course_lib import bert
-from course_lib.exercises import Exercise
+from course_lib import bert, bert_data
 from course_lib.exercises import cap03 as ej
-
-EXERCISES = [ej.enmascarar, ej.mascara_relleno, ej.cabeza_clasificacion]
-
-
-def _ids(param: Any) -> str:
-    return param.name if isinstance(param, Exercise) else param.id
-
-
-def test_stub_returning_none_is_explained() -> None:
-    def enmascarar(ids, u_eleccion, u_tipo, aleatorios, es_especial,
-                   id_mask):
-        ...
-
-    result = ej.enmascarar.evaluate(enmascarar)
-    assert not result.ok and "devolvió None" in result.message
 
 
 def test_in_place_masking_is_reported() -> None:
@@ -37,15 +20,15 @@ def test_in_place_masking_is_reported() -> None:
     assert "modificó su argumento `ids`" in result.message
 
 
-# --- las referencias coinciden con course_lib.bert ---------------------
+# --- las referencias coinciden con course_lib.bert y bert_data -----------
 
 def test_masking_reference_matches_course_lib() -> None:
     for i, case in enumerate(ej.enmascarar.cases):
         args = case.make(torch.Generator().manual_seed(i))
         ids, u1, u2, rand, special, mask_id = args
-        ours = bert.apply_mlm_masking(ids, u1, u2, rand,
-                                      mask_token_id=mask_id,
-                                      is_special=special)
+        ours = bert_data.apply_mlm_masking(ids, u1, u2, rand,
+                                           mask_token_id=mask_id,
+                                           is_special=special)
         theirs = ej.enmascarar.reference(*args)
         for a, b in zip(ours, theirs, strict=True):
             assert torch.equal(a, b)

@@ -9,21 +9,19 @@ from torch.testing import assert_close
 
 from course_lib import shapes as S
 from course_lib.attention import padding_mask
-from course_lib.clip import SHAPES_MEAN, SHAPES_STD
+from course_lib.captioner import TinyCaptioner
 from course_lib.fusion import (
-    FUSION_MODELS,
     CrossAttentionBlock,
     CrossAttentionSpec,
     FusionConfig,
     ImageEncoder,
     PerceiverBottleneck,
-    TinyCaptioner,
     attention_spread,
     is_collapsed,
     masked_mean,
-    predict_qa,
-    train_qa,
 )
+from course_lib.fusion_qa import FUSION_MODELS, predict_qa, train_qa
+from course_lib.shapes import SHAPES_MEAN, SHAPES_STD
 
 TOK = S.WordTokenizer()
 PLAIN = CrossAttentionSpec(norm_inputs=False, residual=False, ffn=False)

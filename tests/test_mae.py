@@ -225,16 +225,3 @@ def test_pretrain_mae_is_seeded_and_lowers_the_loss():
     assert not mae.training
     with pytest.raises(ValueError, match="steps"):
         pretrain_mae(mae, x, steps=0)
-
-
-def test_linear_probe_reads_separable_features_and_checks_shapes() -> None:
-    from course_lib.mae import linear_probe
-
-    g = torch.Generator().manual_seed(0)
-    y = torch.arange(40) % 2
-    x = torch.randn(40, 3, generator=g) + 4.0 * y[:, None]   # separables
-    assert linear_probe(x[:30], y[:30], x[30:], y[30:]) == 1.0
-    noise = torch.randn(40, 3, generator=g)                    # sin señal
-    assert linear_probe(noise[:30], y[:30], noise[30:], y[30:]) < 1.0
-    with pytest.raises(ValueError, match="misma D"):
-        linear_probe(x[:30], y[:30], x[30:, :2], y[30:])

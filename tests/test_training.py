@@ -207,6 +207,21 @@ def test_train_classifier_is_the_old_loop() -> None:
     assert accuracy(new, x, y) == _reference_accuracy(ref, x, y)
 
 
+# --- la sonda lineal (caps. 6 y 7) --------------------------------------
+
+def test_linear_probe_reads_separable_features_and_checks_shapes() -> None:
+    from course_lib.training import linear_probe
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(40) % 2
+    x = torch.randn(40, 3, generator=g) + 4.0 * y[:, None]   # separables
+    assert linear_probe(x[:30], y[:30], x[30:], y[30:]) == 1.0
+    noise = torch.randn(40, 3, generator=g)                    # sin señal
+    assert linear_probe(noise[:30], y[:30], noise[30:], y[30:]) < 1.0
+    with pytest.raises(ValueError, match="misma D"):
+        linear_probe(x[:30], y[:30], x[30:, :2], y[30:])
+
+
 # --- capítulos 5 y 6: train_image_classifier y pretrain_mae ------------
 
 def _ref_warmup_cosine(step, total, warmup):
@@ -681,7 +696,7 @@ def _small_fusion():
 @pytest.mark.parametrize("kind", ["tardía", "atención cruzada"])
 def test_train_qa_is_the_old_loop(kind) -> None:
     from course_lib import shapes
-    from course_lib.fusion import FUSION_MODELS, train_qa
+    from course_lib.fusion_qa import FUSION_MODELS, train_qa
 
     data = shapes.make_qa_data(12, seed=0, image_size=48)
     ids, lengths = shapes.WordTokenizer()(data.questions)
@@ -697,7 +712,7 @@ def test_train_qa_is_the_old_loop(kind) -> None:
 
 def test_train_captioner_is_the_old_loop() -> None:
     from course_lib import shapes
-    from course_lib.fusion import TinyCaptioner, train_captioner
+    from course_lib.captioner import TinyCaptioner, train_captioner
 
     data = shapes.make_caption_data(12, seed=0, image_size=48)
     ids, _ = shapes.WordTokenizer()(data.captions)
@@ -718,12 +733,8 @@ def _on_meta(build):
 
 def _meta_runs():
     from course_lib import shapes
-    from course_lib.fusion import (
-        FUSION_MODELS,
-        TinyCaptioner,
-        train_captioner,
-        train_qa,
-    )
+    from course_lib.captioner import TinyCaptioner, train_captioner
+    from course_lib.fusion_qa import FUSION_MODELS, train_qa
     from course_lib.images import SmallCNN, train_image_classifier
 
     x, y = torch.rand(8, 1, 8, 8), torch.randint(0, 10, (8,))

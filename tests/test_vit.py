@@ -13,7 +13,6 @@ from course_lib.vit import (
     PatchEmbedding,
     ViT,
     ViTConfig,
-    make_activation,
     patchify,
     unpatchify,
 )
@@ -225,15 +224,6 @@ def test_config_is_frozen_and_has_presets():
     assert ViTConfig.preset("tiny", num_labels=3).num_labels == 3
     with pytest.raises(ValueError, match="preset desconocido"):
         ViTConfig.preset("enorme")
-
-
-def test_activations():
-    x = torch.linspace(-3, 3, 7)
-    assert_close(make_activation("gelu")(x), torch.nn.functional.gelu(x))
-    assert_close(make_activation("quick_gelu")(x), x * torch.sigmoid(
-        1.702 * x))
-    with pytest.raises(ValueError, match="desconocida"):
-        make_activation("swish")
 
 
 # --- ayudas de datos de imagen (course_lib.images) ----------------------
