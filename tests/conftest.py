@@ -11,11 +11,26 @@ Sin ``-m``, ``pytest`` no las ejecuta (las deja fuera de la selección y lo
 dice al final de la recolección): así un ``pytest`` rápido no instala nada
 ni necesita el sitio. Para ejecutarlas, ``pytest -m site`` o
 ``pytest -m colab``.
+
+*Fixtures* comunes: configuraciones y modelos diminutos (ancho 32,
+2 capas, 4 cabezas), al estilo de las pruebas de ``transformers``, para
+que cada archivo de pruebas no copie los suyos. Cada modelo se crea
+nuevo en cada prueba, con ``torch.manual_seed(0)``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
 import pytest
+import torch
+from torch import nn
+
+from course_lib.attention import MultiHeadAttention
+from course_lib.gpt import GPT, GPTConfig
+from course_lib.transformer import Transformer, TransformerConfig
 
 OPT_IN = {
     "site": "prueba el sitio construido (_build/html) en Chromium",
@@ -67,3 +82,72 @@ def _fresh_exercises() -> None:
             if isinstance(value, Exercise):
                 value.last_result = None
                 value._next_hint = 0
+
+
+# --- configuraciones y modelos diminutos ---------------------------------
+
+@pytest.fixture
+def tiny_gpt_config() -> GPTConfig:
+    """GPT diminuto: V = 11, T ≤ 16, 2 capas, 4 cabezas, C = 32."""
+    return GPTConfig(vocab_size=11, block_size=16, n_layer=2, n_head=4,
+                     n_embd=32)
+
+
+@pytest.fixture
+def tiny_gpt(tiny_gpt_config: GPTConfig) -> GPT:
+    """Un ``GPT`` con ``tiny_gpt_config``, recién creado (modo train)."""
+    torch.manual_seed(0)
+    return GPT(tiny_gpt_config)
+
+
+@pytest.fixture
+def hf_tiny_gpt2() -> nn.Module:
+    """``GPT2LMHeadModel`` aleatorio de ``transformers``, creado desde su
+    configuración (sin descargas): V = 50, T ≤ 32, 2 capas, 4 cabezas,
+    C = 32, en modo eval.
+
+    Sesgos y LayerNorm no triviales, para que las pruebas los vean. Sin
+    token de fin (``eos_token_id=None``): ``generate`` no se detiene antes
+    de tiempo."""
+    transformers = pytest.importorskip("transformers")
+    config = transformers.GPT2Config(
+        vocab_size=50, n_positions=32, n_embd=32, n_layer=2, n_head=4,
+        bos_token_id=0, eos_token_id=None, pad_token_id=0,
+        initializer_range=0.2,
+    )
+    torch.manual_seed(0)
+    model = transformers.GPT2LMHeadModel(config).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("bias") or "ln_" in name:
+                p.add_(0.1 * torch.randn_like(p))
+    return model
+
+
+@pytest.fixture
+def tiny_transformer_config() -> TransformerConfig:
+    """Transformer diminuto: vocabularios 13 → 20, C = 32, 4 cabezas,
+    F = 64, 2 + 2 capas, secuencias de hasta 12 tokens."""
+    return TransformerConfig(src_vocab_size=13, tgt_vocab_size=20, dim=32,
+                             n_head=4, ffn_dim=64, max_len=12)
+
+
+@pytest.fixture
+def make_tiny_transformer(
+        tiny_transformer_config: TransformerConfig,
+) -> Callable[..., Transformer]:
+    """Fábrica: ``make_tiny_transformer(norm_first=True, ...)`` da un
+    ``Transformer`` en modo eval con ``tiny_transformer_config`` y esos
+    cambios."""
+    def make(**overrides: Any) -> Transformer:
+        torch.manual_seed(0)
+        config = dataclasses.replace(tiny_transformer_config, **overrides)
+        return Transformer(config).eval()
+    return make
+
+
+@pytest.fixture
+def tiny_mha() -> MultiHeadAttention:
+    """``MultiHeadAttention(dim=32, n_head=4)`` en modo eval."""
+    torch.manual_seed(0)
+    return MultiHeadAttention(dim=32, n_head=4).eval()

@@ -125,11 +125,10 @@ def test_mha_self_attention_matches_torch(bias):
     assert (out - ref_out).abs().max() <= 1e-5
 
 
-def test_mha_masks_match_torch():
-    torch.manual_seed(1)
-    ours = MultiHeadAttention(dim=16, n_head=2).eval()
+def test_mha_masks_match_torch(tiny_mha):
+    ours = tiny_mha
     ref = ours.to_torch().eval()
-    x = torch.randn(2, 6, 16)
+    x = torch.randn(2, 6, 32)
     causal = causal_mask(6)
     assert_close(
         ours(x, mask=causal),
@@ -149,14 +148,13 @@ def test_mha_masks_match_torch():
     assert_close(ours(x, mask=both), ref_both, **TOL)
 
 
-def test_mha_cross_attention_matches_torch():
-    torch.manual_seed(2)
-    ours = MultiHeadAttention(dim=24, n_head=3).eval()
+def test_mha_cross_attention_matches_torch(tiny_mha):
+    ours = tiny_mha
     ref = ours.to_torch().eval()
-    x = torch.randn(3, 4, 24)
-    ctx = torch.randn(3, 9, 24)
+    x = torch.randn(3, 4, 32)
+    ctx = torch.randn(3, 9, 32)
     out, w = ours(x, context=ctx, return_weights=True)
-    assert out.shape == (3, 4, 24) and w.shape == (3, 3, 4, 9)
+    assert out.shape == (3, 4, 32) and w.shape == (3, 4, 4, 9)
     assert_close(out, ref(x, ctx, ctx)[0], **TOL)
 
 

@@ -19,26 +19,11 @@ import torch
 from course_lib.exercises import CheckResult, Exercise
 from course_lib.exercises import cap01 as ej
 
-EXERCISES = [ej.atencion, ej.mascara_causal, ej.codificacion_posicional,
-             ej.dividir_cabezas]
-MISTAKES = [(ex, m) for ex in EXERCISES for m in ex.mistakes]
-
-
-def _ids(param: Any) -> str:
-    return param.name if isinstance(param, Exercise) else param.id
-
-
-@pytest.fixture(autouse=True)
-def _fresh_state() -> None:
-    # Los ejercicios son objetos de módulo con estado (pistas, resultado).
-    for ex in EXERCISES:
-        ex.last_result = None
-        ex._next_hint = 0
-
-
 # El contrato común (la referencia pasa, los errores típicos se nombran,
 # casos deterministas, solución y pistas) está en test_exercise_contract.py
 # para todos los capítulos; aquí, lo propio del capítulo 1 y del corrector.
+# Cada prueba empieza con los ejercicios limpios (`_fresh_exercises`, en
+# conftest.py).
 
 # --- atención: variantes correctas y robustez --------------------------
 

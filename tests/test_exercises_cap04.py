@@ -1,37 +1,14 @@
-"""Pruebas de los ejercicios del capítulo 4 (GPT)."""
+"""Pruebas propias de los ejercicios del capítulo 4 (GPT; el contrato
+común está en ``test_exercise_contract.py``)."""
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
-import pytest
 import torch
 
-from course_lib.exercises import Exercise
 from course_lib.exercises import cap04 as ej
 from course_lib.gpt import next_token_probs
-
-EXERCISES = [ej.conteos_bigramas, ej.atencion_causal, ej.probs_siguiente]
-
-
-def _ids(param: Any) -> str:
-    return param.name if isinstance(param, Exercise) else param.id
-
-
-@pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
-def test_hints_and_stub(ex: Exercise,
-                        capsys: pytest.CaptureFixture[str]) -> None:
-    assert 2 <= len(ex.hints) <= 4
-    ex.hint()
-    assert "Pista 1/" in capsys.readouterr().out
-
-    def stub(*args):
-        # TU CÓDIGO AQUÍ
-        ...
-
-    assert "devolvió None" in ex.evaluate(stub).message
-
 
 # --- variantes correctas ------------------------------------------------
 

@@ -1,22 +1,10 @@
-"""Pruebas de los ejercicios del capítulo 5 (ViT)."""
-
+"""Pruebas propias de los ejercicios del capítulo 5 (ViT; el contrato
+común está en ``test_exercise_contract.py``)."""
 
 import torch
 
 from course_lib.exercises import cap05 as ej
 from course_lib.vit import patchify
-
-EXERCISES = [ej.extraer_parches, ej.similitud_posiciones,
-             ej.distancia_media_atencion]
-
-
-def test_stub_is_rejected_with_a_message() -> None:
-    def extraer_parches(imagenes, P):
-        # TU CÓDIGO AQUÍ
-        ...
-
-    result = ej.extraer_parches.evaluate(extraer_parches)
-    assert not result.ok and "devolvió None" in result.message
 
 
 def test_patches_agree_with_course_lib() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -18,36 +19,17 @@ from course_lib.lm_training import (
     train_lm,
 )
 
-TINY = GPTConfig(vocab_size=11, block_size=16, n_layer=2, n_head=4,
-                 n_embd=32)
 
-
-def _ids(B: int, T: int, V: int = 11, seed: int = 0) -> torch.Tensor:
+def _ids(B: int, T: int, V: int, seed: int = 0) -> torch.Tensor:
     return torch.randint(0, V, (B, T),
                          generator=torch.Generator().manual_seed(seed))
 
 
-def _hf_gpt2(tmp_path=None):
-    transformers = pytest.importorskip("transformers")
-    config = transformers.GPT2Config(
-        vocab_size=50, n_positions=16, n_embd=32, n_layer=2, n_head=4,
-        bos_token_id=0, eos_token_id=0, initializer_range=0.2,
-    )
-    torch.manual_seed(0)
-    model = transformers.GPT2LMHeadModel(config).eval()
-    # Sesgos y LayerNorm no triviales, para que la prueba los vea.
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("bias") or "ln_" in name:
-                p.add_(0.1 * torch.randn_like(p))
-    return model
-
-
 # --- configuración -----------------------------------------------------
 
-def test_config_is_frozen_and_validates() -> None:
+def test_config_is_frozen_and_validates(tiny_gpt_config) -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
-        TINY.n_layer = 3  # type: ignore[misc]
+        tiny_gpt_config.n_layer = 3  # type: ignore[misc]
     with pytest.raises(ValueError, match="múltiplo"):
         GPTConfig(n_embd=30, n_head=4)
     with pytest.raises(ValueError, match="dropout"):
@@ -64,8 +46,9 @@ def test_anchor_preset_has_about_632k_parameters() -> None:
             cfg.dropout) == (3, 128, 4, 128, 0.2)
 
 
-def test_weight_tying_and_state_dict_holds_only_parameters() -> None:
-    model = GPT(TINY)
+def test_weight_tying_and_state_dict_holds_only_parameters(
+        tiny_gpt) -> None:
+    model = tiny_gpt
     assert model.lm_head.weight is model.wte.weight
     keys = set(model.state_dict())
     assert not any("causal" in k or k.endswith(".attn.bias") for k in keys)
@@ -74,8 +57,8 @@ def test_weight_tying_and_state_dict_holds_only_parameters() -> None:
 
 # --- numérica ----------------------------------------------------------
 
-def test_from_hf_matches_transformers_logits() -> None:
-    hf = _hf_gpt2()
+def test_from_hf_matches_transformers_logits(hf_tiny_gpt2) -> None:
+    hf = hf_tiny_gpt2
     ours = GPT.from_hf(hf).eval()
     assert ours.config.gelu_approx == "tanh"
     assert ours.lm_head.weight is ours.wte.weight
@@ -86,8 +69,8 @@ def test_from_hf_matches_transformers_logits() -> None:
     assert_close(got, expected, rtol=0, atol=1e-5)
 
 
-def test_from_hf_is_strict_about_keys() -> None:
-    hf = _hf_gpt2()
+def test_from_hf_is_strict_about_keys(hf_tiny_gpt2) -> None:
+    hf = hf_tiny_gpt2
     state = {k.removeprefix("transformer."): v
              for k, v in hf.state_dict().items()}
     ours = GPT(GPT.from_hf(hf).config)
@@ -96,10 +79,10 @@ def test_from_hf_is_strict_about_keys() -> None:
         ours.load_state_dict(state, strict=True)
 
 
-def test_exact_gelu_would_be_visible() -> None:
+def test_exact_gelu_would_be_visible(hf_tiny_gpt2) -> None:
     # Con la GELU exacta en vez de la tanh, la diferencia supera la
     # tolerancia: la prueba anterior sí distingue las dos.
-    hf = _hf_gpt2()
+    hf = hf_tiny_gpt2
     wrong = GPT.from_hf(hf, gelu_approx="none").eval()
     idx = _ids(2, 16, V=50)
     with torch.no_grad():
@@ -107,35 +90,54 @@ def test_exact_gelu_would_be_visible() -> None:
     assert diff > 1e-5
 
 
-def test_fused_and_textbook_attention_agree() -> None:
-    torch.manual_seed(0)
-    fused = GPT(TINY).eval()
-    manual = GPT(dataclasses.replace(TINY, fused=False)).eval()
+def test_greedy_generation_matches_transformers_generate(
+        hf_tiny_gpt2) -> None:
+    # Con los pesos copiados, la decodificación voraz del curso (top_k=1:
+    # siempre el argmax) da los mismos ids que `generate` sin muestreo.
+    hf = hf_tiny_gpt2
+    ours = GPT.from_hf(hf).eval()
+    for seed, (B, T) in enumerate([(1, 1), (2, 5), (3, 12)]):
+        prompt = _ids(B, T, V=50, seed=seed)
+        expected = hf.generate(
+            prompt, attention_mask=torch.ones_like(prompt),
+            do_sample=False, max_new_tokens=10, pad_token_id=0)
+        got = ours.generate(prompt, 10, top_k=1)
+        assert expected.shape == (B, T + 10)   # no paró en un <eos>
+        assert torch.equal(got, expected)
+        assert len(set(got[:, T:].flatten().tolist())) > 1  # no trivial
+
+
+def test_fused_and_textbook_attention_agree(tiny_gpt) -> None:
+    fused = tiny_gpt.eval()
+    manual = GPT(dataclasses.replace(fused.config, fused=False)).eval()
     manual.load_state_dict(fused.state_dict())
-    idx = _ids(2, 16)
+    idx = _ids(2, 16, V=fused.config.vocab_size)
     assert_close(fused(idx)[0], manual(idx)[0], rtol=1e-4, atol=1e-5)
 
 
-def test_attention_is_scaled_by_head_dim() -> None:
-    model = GPT(TINY).eval()
-    x = torch.randn(1, 5, TINY.n_embd)
+def test_attention_is_scaled_by_head_dim(tiny_gpt) -> None:
+    model = tiny_gpt.eval()
+    C, H = model.config.n_embd, model.config.n_head
+    x = torch.randn(1, 5, C)
     attn = model.h[0].attn
     _, weights = attn(x, return_weights=True)
-    q, k, _ = attn.c_attn(x).split(TINY.n_embd, dim=2)
-    D = TINY.n_embd // TINY.n_head
-    q = q.view(1, 5, TINY.n_head, D).transpose(1, 2)
-    k = k.view(1, 5, TINY.n_head, D).transpose(1, 2)
+    q, k, _ = attn.c_attn(x).split(C, dim=2)
+    D = C // H
+    q = q.view(1, 5, H, D).transpose(1, 2)
+    k = k.view(1, 5, H, D).transpose(1, 2)
     scores = (q @ k.transpose(-2, -1)) / D ** 0.5
     scores = scores.masked_fill(~torch.ones(5, 5).tril().bool(),
                                 float("-inf"))
     assert_close(weights, scores.softmax(-1))
 
 
-def test_causality_future_tokens_do_not_change_past_logits() -> None:
-    model = GPT(TINY).eval()
-    idx = _ids(2, 12)
+def test_causality_future_tokens_do_not_change_past_logits(
+        tiny_gpt) -> None:
+    model = tiny_gpt.eval()
+    V = model.config.vocab_size
+    idx = _ids(2, 12, V)
     changed = idx.clone()
-    changed[:, 7:] = (changed[:, 7:] + 3) % TINY.vocab_size
+    changed[:, 7:] = (changed[:, 7:] + 3) % V
     with torch.no_grad():
         a, _ = model(idx)
         b, _ = model(changed)
@@ -143,42 +145,47 @@ def test_causality_future_tokens_do_not_change_past_logits() -> None:
     assert not torch.allclose(a[:, 7:], b[:, 7:])
 
 
-def test_loss_is_cross_entropy_and_initial_loss_is_log_vocab() -> None:
-    model = GPT(TINY).eval()
-    idx, targets = _ids(4, 16), _ids(4, 16, seed=1)
+def test_loss_is_cross_entropy_and_initial_loss_is_log_vocab(
+        tiny_gpt) -> None:
+    model = tiny_gpt.eval()
+    V = model.config.vocab_size
+    idx, targets = _ids(4, 16, V), _ids(4, 16, V, seed=1)
     logits, loss = model(idx, targets)
     expected = torch.nn.functional.cross_entropy(
-        logits.reshape(-1, TINY.vocab_size), targets.reshape(-1))
+        logits.reshape(-1, V), targets.reshape(-1))
     assert_close(loss, expected)
-    assert abs(loss.item() - torch.log(torch.tensor(11.0)).item()) < 0.3
+    assert abs(loss.item() - math.log(V)) < 0.3
 
 
-def test_return_weights_gives_one_causal_map_per_layer() -> None:
-    model = GPT(TINY).eval()
-    logits, loss, maps = model(_ids(2, 6), return_weights=True)
-    assert loss is None and len(maps) == TINY.n_layer
+def test_return_weights_gives_one_causal_map_per_layer(tiny_gpt) -> None:
+    model = tiny_gpt.eval()
+    cfg = model.config
+    logits, loss, maps = model(_ids(2, 6, cfg.vocab_size),
+                               return_weights=True)
+    assert loss is None and len(maps) == cfg.n_layer
     for w in maps:
-        assert w.shape == (2, TINY.n_head, 6, 6)
-        assert_close(w.sum(-1), torch.ones(2, TINY.n_head, 6))
+        assert w.shape == (2, cfg.n_head, 6, 6)
+        assert_close(w.sum(-1), torch.ones(2, cfg.n_head, 6))
         assert (w.triu(1) == 0).all()
 
 
 # --- entradas incorrectas -----------------------------------------------
 
-def test_bad_inputs_raise_spanish_errors() -> None:
-    model = GPT(TINY)
+def test_bad_inputs_raise_spanish_errors(tiny_gpt) -> None:
+    model = tiny_gpt
+    V, T = model.config.vocab_size, model.config.block_size
     with pytest.raises(ValueError, match="fuera del vocabulario"):
-        model(torch.tensor([[0, 11]]))
+        model(torch.tensor([[0, V]]))
     with pytest.raises(ValueError, match="fuera del vocabulario"):
         model(torch.tensor([[-1, 0]]))
-    with pytest.raises(ValueError, match="block_size=16"):
-        model(_ids(1, 17))
+    with pytest.raises(ValueError, match=f"block_size={T}"):
+        model(_ids(1, T + 1, V))
     with pytest.raises(TypeError, match="tensor de enteros"):
         model(torch.zeros(1, 4))
     with pytest.raises(ValueError, match="tensor de enteros"):
         model(torch.zeros(4, dtype=torch.long))
     with pytest.raises(ValueError, match="targets"):
-        model(_ids(1, 4), _ids(1, 5))
+        model(_ids(1, 4, V), _ids(1, 5, V))
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -188,17 +195,17 @@ def test_bad_inputs_raise_spanish_errors() -> None:
     ({"top_p": 0.0}, "top_p"),
     ({"top_p": 1.5}, "top_p"),
 ])
-def test_bad_sampling_options_raise(kwargs, match) -> None:
-    model = GPT(TINY)
+def test_bad_sampling_options_raise(tiny_gpt, kwargs, match) -> None:
     with pytest.raises(ValueError, match=match):
-        model.generate(_ids(1, 3), 2, **kwargs)
+        tiny_gpt.generate(_ids(1, 3, tiny_gpt.config.vocab_size), 2,
+                          **kwargs)
 
 
 # --- generación ---------------------------------------------------------
 
-def test_generation_is_reproducible_with_a_generator() -> None:
-    model = GPT(TINY)
-    idx = _ids(2, 3)
+def test_generation_is_reproducible_with_a_generator(tiny_gpt) -> None:
+    model = tiny_gpt
+    idx = _ids(2, 3, model.config.vocab_size)
     a = model.generate(idx, 30, generator=torch.Generator().manual_seed(5))
     b = model.generate(idx, 30, generator=torch.Generator().manual_seed(5))
     c = model.generate(idx, 30, generator=torch.Generator().manual_seed(6))
@@ -223,11 +230,13 @@ def test_top_k_and_top_p_restrict_the_support() -> None:
     assert cold.max() > full.max() > hot.max()
 
 
-def test_generate_with_top_k_one_is_greedy_and_crops_the_context() -> None:
-    model = GPT(TINY).eval()
-    idx = _ids(1, 20)           # más largo que block_size: se recorta
+def test_generate_with_top_k_one_is_greedy_and_crops_the_context(
+        tiny_gpt) -> None:
+    model = tiny_gpt.eval()
+    T = model.config.block_size
+    idx = _ids(1, T + 4, model.config.vocab_size)  # se recorta a T
     out = model.generate(idx, 5, top_k=1)
-    ctx = out[:, -21:-5][:, -16:]
+    ctx = out[:, -(T + 5):-5][:, -T:]
     logits, _ = model(ctx)
     assert out[0, -5].item() == logits[0, -1].argmax().item()
 

@@ -20,13 +20,12 @@ from course_lib.transformer import (
 )
 
 TOL = dict(rtol=1e-4, atol=1e-5)
-DIM, HEADS, FFN = 32, 4, 64
 
 
-def _inputs(seed=0):
+def _inputs(cfg, seed=0):
     g = torch.Generator().manual_seed(seed)
-    src = torch.randn(3, 7, DIM, generator=g)  # (B, S, C)
-    tgt = torch.randn(3, 5, DIM, generator=g)  # (B, T, C)
+    src = torch.randn(3, 7, cfg.dim, generator=g)  # (B, S, C)
+    tgt = torch.randn(3, 5, cfg.dim, generator=g)  # (B, T, C)
     src_valid = torch.tensor([[1] * 7, [1] * 4 + [0] * 3, [1] * 6 + [0]],
                              dtype=torch.bool)  # (B, S)
     tgt_valid = torch.tensor([[1] * 5, [1] * 3 + [0] * 2, [1] * 5],
@@ -34,16 +33,18 @@ def _inputs(seed=0):
     return src, tgt, src_valid, tgt_valid
 
 
-def _pair(kind, norm_first, activation="relu"):
+def _pair(cfg, kind, norm_first, activation="relu"):
+    """Una capa nuestra y la de PyTorch, con las medidas de ``cfg``."""
     torch.manual_seed(1)
     cls, ref_cls = {
         "enc": (EncoderLayer, nn.TransformerEncoderLayer),
         "dec": (DecoderLayer, nn.TransformerDecoderLayer),
     }[kind]
-    ref = ref_cls(DIM, HEADS, FFN, dropout=0.0, activation=activation,
-                  batch_first=True, norm_first=norm_first).eval()
-    ours = cls(DIM, HEADS, ffn_dim=FFN, activation=activation,
-               norm_first=norm_first).eval()
+    ref = ref_cls(cfg.dim, cfg.n_head, cfg.ffn_dim, dropout=0.0,
+                  activation=activation, batch_first=True,
+                  norm_first=norm_first).eval()
+    ours = cls(cfg.dim, cfg.n_head, ffn_dim=cfg.ffn_dim,
+               activation=activation, norm_first=norm_first).eval()
     ours.load_torch_weights(ref)
     return ours, ref
 
@@ -51,9 +52,10 @@ def _pair(kind, norm_first, activation="relu"):
 @pytest.mark.parametrize("norm_first", [False, True],
                          ids=["post-norm", "pre-norm"])
 @pytest.mark.parametrize("grad", [True, False], ids=["grad", "no_grad"])
-def test_encoder_layer_matches_torch(norm_first, grad):
-    ours, ref = _pair("enc", norm_first)
-    x, _, valid, _ = _inputs()
+def test_encoder_layer_matches_torch(tiny_transformer_config, norm_first,
+                                     grad):
+    ours, ref = _pair(tiny_transformer_config, "enc", norm_first)
+    x, _, valid, _ = _inputs(tiny_transformer_config)
     with torch.set_grad_enabled(grad):   # sin grad, PyTorch usa su vía
         expected = ref(x, src_key_padding_mask=~valid)   # rápida
         got = ours(x, valid[:, None, None, :])   # True = puede atender
@@ -66,9 +68,11 @@ def test_encoder_layer_matches_torch(norm_first, grad):
 @pytest.mark.parametrize("norm_first", [False, True],
                          ids=["post-norm", "pre-norm"])
 @pytest.mark.parametrize("mask_type", ["bool", "float"])
-def test_decoder_layer_matches_torch(norm_first, mask_type):
-    ours, ref = _pair("dec", norm_first)
-    memory, y, src_valid, tgt_valid = _inputs(2)
+def test_decoder_layer_matches_torch(tiny_transformer_config, norm_first,
+                                     mask_type):
+    cfg = tiny_transformer_config
+    ours, ref = _pair(cfg, "dec", norm_first)
+    memory, y, src_valid, tgt_valid = _inputs(cfg, 2)
     T = y.size(1)
     if mask_type == "bool":   # PyTorch: True = bloqueado
         kwargs = dict(tgt_mask=~causal_mask(T),
@@ -88,58 +92,53 @@ def test_decoder_layer_matches_torch(norm_first, mask_type):
                         return_weights=True)
     assert_close(got, expected, **TOL)
     assert (got - expected).abs().max() <= 1e-5
-    assert weights.shape == (3, HEADS, T, 7)
+    assert weights.shape == (3, cfg.n_head, T, 7)
     assert (weights[1, ..., 4:] == 0).all()   # relleno de la fuente
-    assert_close(weights.sum(-1), torch.ones(3, HEADS, T))
+    assert_close(weights.sum(-1), torch.ones(3, cfg.n_head, T))
 
 
 @pytest.mark.parametrize("kind", ["enc", "dec"])
 @pytest.mark.parametrize("norm_first", [False, True])
-def test_to_torch_roundtrip(kind, norm_first):
-    ours, _ = _pair(kind, norm_first, activation="gelu")
+def test_to_torch_roundtrip(tiny_transformer_config, kind, norm_first):
+    cfg = tiny_transformer_config
+    ours, _ = _pair(cfg, kind, norm_first, activation="gelu")
     ref = ours.to_torch().eval()
     assert ref.norm_first == norm_first
-    memory, y, *_ = _inputs(3)
+    memory, y, *_ = _inputs(cfg, 3)
     if kind == "enc":
         assert_close(ours(memory), ref(memory), **TOL)
     else:
         mask = causal_mask(5)
         assert_close(ours(y, memory, mask),
                      ref(y, memory, tgt_mask=~mask), **TOL)
-    again = type(ours)(DIM, HEADS, ffn_dim=FFN, activation="gelu",
-                       norm_first=norm_first)
+    again = type(ours)(cfg.dim, cfg.n_head, ffn_dim=cfg.ffn_dim,
+                       activation="gelu", norm_first=norm_first)
     again.load_torch_weights(ref)
     for a, b in zip(ours.state_dict().values(),
                     again.state_dict().values(), strict=True):
         assert torch.equal(a, b)
 
 
-def test_parameter_names_map_onto_torch_layers():
-    ours, ref = _pair("dec", False)
+def test_parameter_names_map_onto_torch_layers(tiny_transformer_config):
+    ours, ref = _pair(tiny_transformer_config, "dec", False)
     ours_top = {k.split(".")[0] for k in ours.state_dict()}
     ref_top = {k.split(".")[0] for k in ref.state_dict()}
     assert ours_top == ref_top == {"self_attn", "multihead_attn", "linear1",
                                    "linear2", "norm1", "norm2", "norm3"}
 
 
-def test_incompatible_torch_layer_is_rejected():
-    ours = EncoderLayer(DIM, HEADS, ffn_dim=FFN, norm_first=True)
-    ref = nn.TransformerEncoderLayer(DIM, HEADS, FFN, batch_first=True)
+def test_incompatible_torch_layer_is_rejected(tiny_transformer_config):
+    C, H, F = (tiny_transformer_config.dim, tiny_transformer_config.n_head,
+               tiny_transformer_config.ffn_dim)
+    ours = EncoderLayer(C, H, ffn_dim=F, norm_first=True)
+    ref = nn.TransformerEncoderLayer(C, H, F, batch_first=True)
     with pytest.raises(ValueError, match="incompatible"):
         ours.load_torch_weights(ref)
     with pytest.raises(ValueError, match="activación desconocida"):
-        EncoderLayer(DIM, HEADS, ffn_dim=FFN, activation="tanh")
+        EncoderLayer(C, H, ffn_dim=F, activation="tanh")
 
 
 # --- el modelo completo ------------------------------------------------
-
-def _tiny(**overrides):
-    torch.manual_seed(0)
-    config = TransformerConfig(src_vocab_size=13, tgt_vocab_size=20,
-                               dim=32, n_head=4, ffn_dim=64, max_len=12,
-                               **overrides)
-    return Transformer(config).eval()
-
 
 def test_config_validates_and_presets():
     cpu = TransformerConfig.preset("cpu")
@@ -170,8 +169,8 @@ def test_shift_right_and_decoder_mask():
 
 
 @pytest.mark.parametrize("norm_first", [False, True])
-def test_model_shapes_and_causality(norm_first):
-    model = _tiny(norm_first=norm_first)
+def test_model_shapes_and_causality(make_tiny_transformer, norm_first):
+    model = make_tiny_transformer(norm_first=norm_first)
     src = torch.randint(3, 13, (2, 6))
     tgt = torch.randint(3, 20, (2, 8))
     logits = model(src, tgt)
@@ -184,8 +183,8 @@ def test_model_shapes_and_causality(norm_first):
     assert not torch.allclose(model(other, tgt)[:, 0], logits[:, 0])
 
 
-def test_source_padding_is_ignored():
-    model = _tiny()
+def test_source_padding_is_ignored(make_tiny_transformer):
+    model = make_tiny_transformer()
     tgt = torch.randint(3, 20, (1, 4))
     src = torch.tensor([[0, 0, 5, 6]])    # relleno a la izquierda
     logits = model(src, tgt)
@@ -194,8 +193,8 @@ def test_source_padding_is_ignored():
     assert_close(model(src, tgt), logits, **TOL)
 
 
-def test_greedy_decode_matches_step_by_step_argmax():
-    model = _tiny()
+def test_greedy_decode_matches_step_by_step_argmax(make_tiny_transformer):
+    model = make_tiny_transformer()
     src = torch.randint(3, 13, (3, 6))
     out, maps = model.greedy_decode(src, 6, return_weights=True)
     assert out[:, 0].eq(1).all() and out.size(1) <= 7
@@ -211,8 +210,8 @@ def test_greedy_decode_matches_step_by_step_argmax():
         done |= out[:, t + 1] == 2
 
 
-def test_save_load_strict_roundtrip(tmp_path):
-    model = _tiny(norm_first=True)
+def test_save_load_strict_roundtrip(make_tiny_transformer, tmp_path):
+    model = make_tiny_transformer(norm_first=True)
     path = tmp_path / "modelo.pt"
     torch.save(model.state_dict(), path)
     assert not any("positions" in k for k in model.state_dict())
@@ -222,8 +221,8 @@ def test_save_load_strict_roundtrip(tmp_path):
     assert torch.equal(again(src, tgt), model(src, tgt))
 
 
-def test_bad_inputs_raise_spanish_errors():
-    model = _tiny()
+def test_bad_inputs_raise_spanish_errors(make_tiny_transformer):
+    model = make_tiny_transformer()
     src, tgt = torch.randint(3, 13, (2, 6)), torch.randint(3, 20, (2, 5))
     with pytest.raises(TypeError, match="tensor de enteros"):
         model(src.float(), tgt)
@@ -237,8 +236,8 @@ def test_bad_inputs_raise_spanish_errors():
         model.greedy_decode(src, 12)
 
 
-def test_training_reduces_loss_on_a_copy_task():
-    model = _tiny()
+def test_training_reduces_loss_on_a_copy_task(make_tiny_transformer):
+    model = make_tiny_transformer()
     g = torch.Generator().manual_seed(0)
     src = torch.randint(3, 13, (256, 5), generator=g)
     labels = torch.cat([src, torch.full((256, 1), 2)], dim=1)  # copiar
