@@ -369,7 +369,7 @@ def finetune(
     def loss_fn(model: BertForSequenceClassification,
                 batch: tuple[list[Tensor], Tensor]) -> Tensor:
         inputs, y = batch
-        return F.cross_entropy(model(*inputs), y)          # (B, K) vs (B,)
+        return F.cross_entropy(model(*inputs), y)   # (B, K) frente a (B,)
     return fit(model, optimizer, batch, loss_fn, steps=steps,
                schedule=schedule, progress=progress, desc=desc).loss
 
