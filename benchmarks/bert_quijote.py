@@ -3,11 +3,12 @@
 Uso (desde la raíz del repositorio)::
 
     .venv/bin/python benchmarks/bert_quijote.py --preset cpu
-    .venv/bin/python benchmarks/bert_quijote.py --preset gpu --store
+    .venv/bin/python benchmarks/bert_quijote.py --steps 3200 --store
 
-Presets (``course_lib.bert_training.RECIPES`` y ``BertConfig.preset``):
+Preset (``course_lib.bert_training.RECIPES`` y ``BertConfig.preset``):
 «cpu» es exactamente el del cuaderno (2 capas, C = 128, 800 pasos de 32
-pares); «gpu», 4 capas, C = 256 y 6000 pasos de 128 pares.
+pares). La receta larga, la de los pesos del curso, está en
+``course_lib/bert_quijote.py``.
 
 La misma cadena que el cuaderno: tokenizador WordPiece sobre los bloques
 de entrenamiento, preentrenamiento MLM + NSP, exactitud MLM en 1000 pares
@@ -39,7 +40,6 @@ from course_lib.bert import (  # noqa: E402
     BertConfig,
     BertForPreTraining,
     BertForSequenceClassification,
-    count_parameters,
 )
 from course_lib.bert_data import IGNORE_INDEX, mask_tokens  # noqa: E402
 from course_lib.bert_training import (  # noqa: E402
@@ -51,6 +51,7 @@ from course_lib.bert_training import (  # noqa: E402
     most_frequent_token,
     pretrain,
 )
+from course_lib.layers import count_parameters  # noqa: E402
 from course_lib.utils import seed_everything  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bert_quijote.json"
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> dict:
     generator = seed_everything(args.seed)
     config = BertConfig.preset(args.preset,
                                vocab_size=tokenizer.get_vocab_size(),
-                               max_position=recipe.max_len)
+                               max_position_embeddings=recipe.max_len)
     torch.manual_seed(args.seed)
     model = BertForPreTraining(config).to(device)
     tokens = dict(cls_id=special["[CLS]"], sep_id=special["[SEP]"],

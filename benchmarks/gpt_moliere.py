@@ -8,7 +8,7 @@ Uso (desde la raíz del repositorio)::
 Presets: «cpu» (el del cuaderno del capítulo 4), «anchor» (el GPT de
 632k parámetros del curso público: 3 capas, 128 dimensiones, 4 cabezas,
 contexto 128, lote 64, *dropout* 0,2, 5000 pasos; allí llegó a 1,4835
-nats/carácter en validación con AdamW 3e-4 constante) y «gpu».
+nats/carácter en validación con AdamW 3e-4 constante).
 
 Imprime parámetros, tokens vistos, tiempo, tokens/s y pérdidas de
 entrenamiento y validación (esta, sobre el 10 % final entero del texto).
@@ -38,6 +38,7 @@ from course_lib.char_tokenizer import (  # noqa: E402
 )
 from course_lib.data import load_text  # noqa: E402
 from course_lib.gpt import GPT, GPTConfig  # noqa: E402
+from course_lib.layers import count_parameters  # noqa: E402
 from course_lib.lm_training import (  # noqa: E402
     LMTrainConfig,
     evaluate_loss,
@@ -45,7 +46,7 @@ from course_lib.lm_training import (  # noqa: E402
     train_lm,
 )
 
-PRESETS = ("cpu", "anchor", "gpu")
+PRESETS = ("cpu", "anchor")
 
 
 def reference_tokens_per_second(
@@ -63,7 +64,8 @@ def reference_tokens_per_second(
             if device.type == "cuda":
                 torch.cuda.synchronize()
             start = time.perf_counter()
-        x, y = get_batch(train, config.block_size, recipe.batch_size,
+        x, y = get_batch(train, config.max_position_embeddings,
+                         recipe.batch_size,
                          generator=generator, device=device)
         _, loss = model(x, y)
         optimizer.zero_grad(set_to_none=True)
@@ -72,7 +74,7 @@ def reference_tokens_per_second(
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
-    return steps * recipe.batch_size * config.block_size / seconds
+    return steps * recipe.batch_size * config.max_position_embeddings / seconds
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -96,9 +98,9 @@ def run(args: argparse.Namespace) -> dict:
                        progress=not args.quiet,
                        desc=f"preset {args.preset}")
     wall = time.perf_counter() - start
-    val_loss = evaluate_loss(model, val, config.block_size,
+    val_loss = evaluate_loss(model, val, config.max_position_embeddings,
                              max_tokens=args.val_tokens)
-    train_loss = evaluate_loss(model, train, config.block_size,
+    train_loss = evaluate_loss(model, train, config.max_position_embeddings,
                                max_tokens=args.val_tokens or len(val))
     ref = reference_tokens_per_second(config, recipe, train, args.ref_steps,
                                       device, args.seed)
@@ -110,7 +112,7 @@ def run(args: argparse.Namespace) -> dict:
     row = {
         "preset": args.preset,
         "device": hardware,
-        "parameters": model.num_parameters(),
+        "parameters": count_parameters(model),
         "steps": recipe.steps,
         "tokens_seen": history.tokens_seen,
         "wall_s": wall,
@@ -143,7 +145,8 @@ def run(args: argparse.Namespace) -> dict:
         "cpus": os.cpu_count(),
         "loadavg": [list(load_before), list(os.getloadavg())],
         "model": {k: getattr(config, k) for k in (
-            "n_layer", "n_head", "n_embd", "block_size", "dropout")},
+            "num_hidden_layers", "num_attention_heads", "hidden_size",
+            "max_position_embeddings", "dropout")},
         "recipe": {k: getattr(recipe, k) for k in (
             "steps", "batch_size", "lr", "min_lr", "warmup_steps",
             "schedule", "weight_decay")},
@@ -214,8 +217,8 @@ RESULTS = Path(__file__).resolve().parent / "results" / "gpt_moliere.json"
 def store(result: dict, path: Path) -> None:
     """Añade la fila de ``result`` a ``path``: una fila por preset.
 
-    Cada preset puede medirse en una máquina distinta (el «anchor» y el
-    «gpu», en GPU); por eso la fila lleva su dispositivo y su fecha.
+    Cada preset puede medirse en una máquina distinta (el «anchor», en
+    GPU); por eso la fila lleva su dispositivo y su fecha.
     """
     row = {**result["rows"][0], "date": result["metadata"]["date"],
            "torch": result["metadata"]["torch"]}

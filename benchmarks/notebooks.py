@@ -2,8 +2,8 @@
 
 Ejecuta cada cuaderno de ``notebooks/`` (o los que se pasen como
 argumentos) de arriba abajo en un kernel nuevo, como
-``python -m tools.maintenance execute``: preset «cpu» y sin red
-(``COURSE_LIB_PRESET=cpu``, ``HF_HUB_OFFLINE=1``). Trabaja sobre una
+``python -m tools.maintenance execute``: sin red
+(``HF_HUB_OFFLINE=1``). Trabaja sobre una
 copia temporal, en una carpeta temporal: el cuaderno original nunca se
 modifica. Mide:
 
@@ -58,7 +58,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 BUDGET_S = 180.0  # ≤ 3 minutos por cuaderno en la máquina de 2 núcleos
 MIB = 2**20
 SLOWEST = 3  # celdas más lentas que se anotan por cuaderno
-KERNEL_ENV = {"COURSE_LIB_PRESET": "cpu", "HF_HUB_OFFLINE": "1"}
+KERNEL_ENV = {"HF_HUB_OFFLINE": "1"}
 
 
 def columns(budget: float) -> list[tuple[str, str, str]]:
@@ -191,7 +191,7 @@ class MemoryMonitor:
 
 
 def kernel_env(threads: int | None = None) -> dict[str, str]:
-    """Entorno del kernel: el actual más preset «cpu» y modo sin red.
+    """Entorno del kernel: el actual en modo sin red.
 
     ``threads`` fija los hilos de cálculo de torch en el kernel (vía
     ``OMP_NUM_THREADS``) sin tocar el cuaderno; None deja los de torch.
@@ -321,7 +321,6 @@ def metadata(
         "python": platform.python_version(),
         "torch": _package_version("torch"),
         "nbclient": _package_version("nbclient"),
-        "preset": KERNEL_ENV["COURSE_LIB_PRESET"],
         "hf_hub_offline": True,
         "budget_s": budget,
         "kernel_threads": threads,
@@ -347,7 +346,7 @@ def markdown_report(meta: dict, rows: Sequence[dict]) -> str:
         "",
         f"- Máquina: {meta['cpu_count']} núcleos, {meta['platform']}.",
         f"- Python {meta['python']}, torch {meta['torch']}.",
-        f"- Kernel nuevo por cuaderno, preset «{meta['preset']}», sin red; "
+        "- Kernel nuevo por cuaderno, sin red; "
         f"hilos de torch en el kernel: {threads}.",
         f"- Presupuesto: {meta['budget_s']:g} s por cuaderno.",
         f"- Carga media (1 / 5 / 15 min) al empezar: {start}; al "

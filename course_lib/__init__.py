@@ -3,10 +3,12 @@
 Un módulo por concepto; los cuadernos explican y ejecutan, aquí vive el
 código que merece reutilizarse. Por capítulos:
 
-- Común: ``utils`` (semillas, dispositivo, *preset*, cronómetro y
+- Común: ``utils`` (semillas, dispositivo, *presets*, cronómetro y
   comprobación de entradas), ``training`` (el bucle ``fit``, los
   calendarios de la tasa, la exactitud y la sonda lineal), ``layers``
-  (activaciones, MLP y bloque *pre-norm* que comparten varios modelos),
+  (activaciones, recuento de parámetros, MLP y bloque *pre-norm* que
+  comparten varios modelos), ``patches`` (imágenes como parches y
+  ``PatchEmbedding``),
   ``data`` (los dos corpus, dentro del paquete y verificados),
   ``checkpoints`` (pesos del curso, entrenados por el propio libro),
   ``hub`` (*checkpoints* del Hub, opcionales y sin colgarse), ``viz``
@@ -16,7 +18,8 @@ código que merece reutilizarse. Por capítulos:
   posiciones) y ``toy_tasks`` (tareas sintéticas donde el orden importa).
 - 2, Transformer: ``transformer`` y ``numbers_es`` (números → palabras).
 - 3, BERT: ``bert``, ``bert_data`` (el Quijote, WordPiece, pares NSP,
-  enmascarado MLM) y ``bert_training`` (preentrenamiento y ajuste fino).
+  enmascarado MLM), ``bert_training`` (preentrenamiento y ajuste fino) y
+  ``bert_quijote`` (la receta de los pesos del curso «bert-quijote»).
 - 4, GPT: ``gpt``, ``char_tokenizer`` y ``lm_training``.
 - 5 y 6, visión: ``vit``, ``images`` (dígitos y su receta) y ``mae``.
 - 7 y 8, multimodal: ``shapes`` (figuras con descripciones y preguntas,
@@ -27,6 +30,16 @@ código que merece reutilizarse. Por capítulos:
 Las herramientas de mantenimiento del libro (celda de Colab, reejecución
 de cuadernos, soluciones plegadas, glosario) no son parte del paquete:
 viven en ``tools/``, en la raíz del repositorio, y se usan con ``make``.
+
+Un nombre por concepto: todas las configuraciones usan los nombres
+canónicos de Hugging Face (``hidden_size``, ``num_hidden_layers``,
+``num_attention_heads``, ``intermediate_size``,
+``max_position_embeddings``, ``layer_norm_eps``, ``hidden_act``), los que
+acepta cualquier configuración de ``transformers``; los pesos de atención
+se piden con ``return_weights``; ``Config.from_hf_config`` traduce una
+configuración de HF y ``Modelo.from_hf`` (o ``bert.from_hf``) copia sus
+pesos; ``layers.count_parameters`` cuenta los parámetros; y cada
+``Config.preset(nombre, **cambios)`` pasa por ``utils.from_preset``.
 """
 
 __version__ = "0.1.0"

@@ -16,6 +16,10 @@ son las claves de los *checkpoints* de Hugging Face
 Máscara de atención de entrada (``attention_mask``): (B, T) con 1 en los
 tokens reales y 0 en el relleno, como en ``transformers``; dentro se
 convierte a la convención del libro (bool, True = «puede atender»).
+
+Pasa de 400 líneas a propósito: reproduce módulo a módulo el ``BertModel``
+de ``transformers`` (sus nombres son las claves de los *checkpoints*), con
+las cabezas de preentrenamiento y clasificación y la carga desde HF.
 """
 
 # Notación: B lote · T tokens · C canales · H cabezas · D = C // H
@@ -24,8 +28,8 @@ convierte a la convención del libro (bool, True = «puede atender»).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -36,19 +40,22 @@ from course_lib.attention import (
     scaled_dot_product_attention,
     split_heads,
 )
+from course_lib.layers import make_activation
 from course_lib.utils import (
+    check_config,
     check_ids,
     check_int,
     check_range,
     check_tensor,
     describe,
+    from_preset,
 )
 
 __all__ = [
     "PRESETS", "BertConfig", "BertEmbeddings", "BertLayer",
     "BertModel", "BertForPreTraining", "BertForSequenceClassification",
     "BertOutput", "PreTrainingOutput", "convert_hf_state_dict",
-    "count_parameters", "from_hf", "init_weights",
+    "from_hf", "init_weights",
 ]
 
 
@@ -57,32 +64,27 @@ class BertConfig:
     """Hiperparámetros de BERT. Los nombres de HF entre paréntesis."""
 
     vocab_size: int = 4000       # WordPiece entrenado sobre el Quijote
-    max_position: int = 64       # (max_position_embeddings)
+    max_position_embeddings: int = 64       # (max_position_embeddings)
     type_vocab_size: int = 2     # segmentos A y B
-    n_layer: int = 2             # (num_hidden_layers)
-    n_head: int = 4              # (num_attention_heads)
-    n_embd: int = 128            # (hidden_size)
-    n_inner: int = 512           # (intermediate_size), suele ser 4·C
+    num_hidden_layers: int = 2             # (num_hidden_layers)
+    num_attention_heads: int = 4              # (num_attention_heads)
+    hidden_size: int = 128            # (hidden_size)
+    intermediate_size: int = 512           # (intermediate_size), suele ser 4·C
     dropout: float = 0.1         # (hidden_dropout_prob)
-    attn_dropout: float = 0.1    # (attention_probs_dropout_prob)
-    ln_eps: float = 1e-12        # BERT usa 1e-12, no el 1e-5 de PyTorch
-    gelu_approx: str = "none"    # BERT: GELU exacta; "tanh" = gelu_new
+    attention_dropout: float = 0.1    # (attention_probs_dropout_prob)
+    layer_norm_eps: float = 1e-12  # BERT: 1e-12, no el 1e-5 de PyTorch
+    hidden_act: str = "gelu"    # BERT: GELU exacta («gelu_tanh» = gelu_new)
     pad_token_id: int = 0
 
     def __post_init__(self) -> None:
-        for f in ("vocab_size", "max_position", "type_vocab_size",
-                  "n_layer", "n_head", "n_embd", "n_inner"):
-            check_int(getattr(self, f), f)
-        if self.n_embd % self.n_head:
-            raise ValueError(f"n_embd={self.n_embd} no es múltiplo de "
-                             f"n_head={self.n_head}")
-        for f in ("dropout", "attn_dropout"):
-            if not 0.0 <= getattr(self, f) < 1.0:
-                raise ValueError(f"{f} debe estar en [0, 1); vale "
-                                 f"{getattr(self, f)}")
-        if self.gelu_approx not in ("none", "tanh"):
-            raise ValueError("gelu_approx debe ser 'none' o 'tanh'; vale "
-                             f"{self.gelu_approx!r}")
+        check_config(
+            self, positive=("vocab_size", "max_position_embeddings",
+                            "type_vocab_size", "num_hidden_layers",
+                            "num_attention_heads", "hidden_size",
+                            "intermediate_size"),
+            fractions=("dropout", "attention_dropout"),
+            choices={"hidden_act": ("gelu", "gelu_tanh")},
+            multiples=[("hidden_size", "num_attention_heads")])
         if not 0 <= self.pad_token_id < self.vocab_size:
             raise ValueError(f"pad_token_id={self.pad_token_id} fuera del "
                              f"vocabulario (V={self.vocab_size})")
@@ -90,18 +92,15 @@ class BertConfig:
     @classmethod
     def preset(cls, name: str, **changes: object) -> BertConfig:
         """Configuración con nombre (``PRESETS``), con cambios opcionales."""
-        if name not in PRESETS:
-            raise ValueError(f"preset desconocido {name!r}; opciones: "
-                             f"{sorted(PRESETS)}")
-        return replace(PRESETS[name], **changes)
+        return from_preset(cls, PRESETS, name, changes)
 
     @classmethod
     def from_hf_config(cls, hf: object) -> BertConfig:
         """Traduce un ``transformers.BertConfig``; rechaza lo que este
         modelo no implementa (posiciones relativas, otras activaciones)."""
         act = getattr(hf, "hidden_act", "gelu")
-        approx = {"gelu": "none", "gelu_new": "tanh",
-                  "gelu_pytorch_tanh": "tanh"}.get(act)
+        approx = {"gelu": "gelu", "gelu_new": "gelu_tanh",
+                  "gelu_pytorch_tanh": "gelu_tanh"}.get(act)
         pos = getattr(hf, "position_embedding_type", "absolute")
         if approx is None or pos != "absolute":
             raise ValueError(
@@ -110,25 +109,27 @@ class BertConfig:
                 f"hidden_act={act!r}, position_embedding_type={pos!r}")
         return cls(
             vocab_size=hf.vocab_size,
-            max_position=hf.max_position_embeddings,
+            max_position_embeddings=hf.max_position_embeddings,
             type_vocab_size=hf.type_vocab_size,
-            n_layer=hf.num_hidden_layers, n_head=hf.num_attention_heads,
-            n_embd=hf.hidden_size, n_inner=hf.intermediate_size,
+            num_hidden_layers=hf.num_hidden_layers,
+            num_attention_heads=hf.num_attention_heads,
+            hidden_size=hf.hidden_size,
+            intermediate_size=hf.intermediate_size,
             dropout=hf.hidden_dropout_prob,
-            attn_dropout=hf.attention_probs_dropout_prob,
-            ln_eps=hf.layer_norm_eps, gelu_approx=approx,
+            attention_dropout=hf.attention_probs_dropout_prob,
+            layer_norm_eps=hf.layer_norm_eps, hidden_act=approx,
             pad_token_id=hf.pad_token_id or 0,
         )
 
 
-PRESETS: dict[str, BertConfig] = {
+PRESETS: dict[str, dict[str, Any]] = {
     # Diminuto y sin dropout: se preentrena menos de una época, así que
     # no hay sobreajuste que regularizar (~0,8 M de parámetros).
-    "cpu": BertConfig(n_inner=256, max_position=48, dropout=0.0,
-                      attn_dropout=0.0),
-    "gpu": BertConfig(n_layer=4, n_embd=256, n_inner=1024, max_position=128),
-    "bert-base": BertConfig(vocab_size=30522, max_position=512, n_layer=12,
-                            n_head=12, n_embd=768, n_inner=3072),
+    "cpu": dict(intermediate_size=256, max_position_embeddings=48,
+                dropout=0.0, attention_dropout=0.0),
+    "bert-base": dict(vocab_size=30522, max_position_embeddings=512,
+                      num_hidden_layers=12, num_attention_heads=12,
+                      hidden_size=768, intermediate_size=3072),
 }
 
 
@@ -143,11 +144,13 @@ class BertEmbeddings(nn.Module):
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__()
-        C = config.n_embd
+        C = config.hidden_size
         self.word_embeddings = nn.Embedding(config.vocab_size, C)
-        self.position_embeddings = nn.Embedding(config.max_position, C)
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings,
+                                                C)
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, C)
-        self.LayerNorm = nn.LayerNorm(C, eps=config.ln_eps)  # nombre de HF
+        # LayerNorm: el nombre de HF
+        self.LayerNorm = nn.LayerNorm(C, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, input_ids: Tensor, token_type_ids: Tensor) -> Tensor:
@@ -169,8 +172,9 @@ class BertSelfAttention(nn.Module):
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__()
-        C = config.n_embd
-        self.n_head, self.attn_dropout = config.n_head, config.attn_dropout
+        C = config.hidden_size
+        self.n_head = config.num_attention_heads
+        self.attn_dropout = config.attention_dropout
         self.query = nn.Linear(C, C)
         self.key = nn.Linear(C, C)
         self.value = nn.Linear(C, C)
@@ -192,8 +196,9 @@ class AddNorm(nn.Module):
 
     def __init__(self, in_dim: int, config: BertConfig) -> None:
         super().__init__()
-        self.dense = nn.Linear(in_dim, config.n_embd)
-        self.LayerNorm = nn.LayerNorm(config.n_embd, eps=config.ln_eps)
+        self.dense = nn.Linear(in_dim, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size,
+                                      eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: Tensor, residual: Tensor) -> Tensor:
@@ -207,7 +212,7 @@ class BertAttention(nn.Module):
     def __init__(self, config: BertConfig) -> None:
         super().__init__()
         self.self = BertSelfAttention(config)
-        self.output = AddNorm(config.n_embd, config)
+        self.output = AddNorm(config.hidden_size, config)
 
     def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         context, weights = self.self(x, mask)
@@ -215,15 +220,15 @@ class BertAttention(nn.Module):
 
 
 class BertIntermediate(nn.Module):
-    """Primera mitad de la red *feed-forward*: C -> n_inner y GELU."""
+    """Primera mitad de la red *feed-forward*: C -> F y GELU."""
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__()
-        self.dense = nn.Linear(config.n_embd, config.n_inner)
-        self.approximate = config.gelu_approx
+        self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.intermediate_act_fn = make_activation(config.hidden_act)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.gelu(self.dense(x), approximate=self.approximate)
+        return self.intermediate_act_fn(self.dense(x))
 
 
 class BertLayer(nn.Module):
@@ -236,7 +241,7 @@ class BertLayer(nn.Module):
         super().__init__()
         self.attention = BertAttention(config)
         self.intermediate = BertIntermediate(config)
-        self.output = AddNorm(config.n_inner, config)
+        self.output = AddNorm(config.intermediate_size, config)
 
     def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         h, weights = self.attention(x, mask)               # (B, T, C)
@@ -249,7 +254,7 @@ class BertEncoder(nn.Module):
     def __init__(self, config: BertConfig) -> None:
         super().__init__()
         self.layer = nn.ModuleList(
-            [BertLayer(config) for _ in range(config.n_layer)])
+            [BertLayer(config) for _ in range(config.num_hidden_layers)])
 
     def forward(self, x: Tensor, mask: Tensor
                 ) -> tuple[Tensor, tuple[Tensor, ...]]:
@@ -265,7 +270,7 @@ class BertPooler(nn.Module):
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__()
-        self.dense = nn.Linear(config.n_embd, config.n_embd)
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
 
     def forward(self, hidden: Tensor) -> Tensor:
         return torch.tanh(self.dense(hidden[:, 0]))        # (B, C)
@@ -306,9 +311,10 @@ class BertModel(nn.Module):
         """Valida las entradas; devuelve segmentos y máscara (B,1,1,T)."""
         cfg = self.config
         B, T = check_ids(ids, cfg.vocab_size, "input_ids").shape
-        if not 1 <= T <= cfg.max_position:
+        if not 1 <= T <= cfg.max_position_embeddings:
             raise ValueError(f"la secuencia tiene T={T} tokens; debe tener "
-                             f"al menos 1 y como máximo {cfg.max_position}")
+                             "al menos 1 y como máximo "
+                             f"{cfg.max_position_embeddings}")
         if types is None:
             types = torch.zeros_like(ids)
         check_tensor(types, "token_type_ids", shape=f"(B, T) = {(B, T)}",
@@ -336,12 +342,13 @@ class BertPredictionHeadTransform(nn.Module):
 
     def __init__(self, config: BertConfig) -> None:
         super().__init__()
-        self.dense = nn.Linear(config.n_embd, config.n_embd)
-        self.LayerNorm = nn.LayerNorm(config.n_embd, eps=config.ln_eps)
-        self.approximate = config.gelu_approx
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size,
+                                      eps=config.layer_norm_eps)
+        self.transform_act_fn = make_activation(config.hidden_act)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = F.gelu(self.dense(x), approximate=self.approximate)
+        x = self.transform_act_fn(self.dense(x))
         return self.LayerNorm(x)
 
 
@@ -368,7 +375,7 @@ class BertPreTrainingHeads(nn.Module):
     def __init__(self, config: BertConfig) -> None:
         super().__init__()
         self.predictions = BertLMPredictionHead(config)
-        self.seq_relationship = nn.Linear(config.n_embd, 2)
+        self.seq_relationship = nn.Linear(config.hidden_size, 2)
 
 
 class PreTrainingOutput(NamedTuple):
@@ -391,9 +398,9 @@ class BertForPreTraining(nn.Module):
         """Logits (..., V) para estados (..., C): se puede pasar solo las
         posiciones enmascaradas y ahorrar el 85 % del cálculo."""
         check_tensor(hidden, "hidden", shape="(..., C)", dtype_kind="float")
-        if hidden.dim() == 0 or hidden.size(-1) != self.config.n_embd:
+        if hidden.dim() == 0 or hidden.size(-1) != self.config.hidden_size:
             raise ValueError(f"hidden debe tener forma (..., C) con C = "
-                             f"{self.config.n_embd}; se recibió "
+                             f"{self.config.hidden_size}; se recibió "
                              f"{tuple(hidden.shape)}")
         return self.cls.predictions(
             hidden, self.bert.embeddings.word_embeddings.weight)
@@ -419,7 +426,7 @@ class BertForSequenceClassification(nn.Module):
         self.config, self.num_labels = config, num_labels
         self.bert = BertModel(config)
         self.dropout = nn.Dropout(config.dropout)
-        self.classifier = nn.Linear(config.n_embd, num_labels)
+        self.classifier = nn.Linear(config.hidden_size, num_labels)
         self.apply(init_weights)
 
     def forward(self, input_ids: Tensor, token_type_ids: Tensor | None = None,
@@ -504,7 +511,3 @@ def from_hf(model: nn.Module) -> nn.Module:
                          strict=True)
     return ours.train(model.training)
 
-
-def count_parameters(model: nn.Module) -> int:
-    """Número de parámetros distintos (los atados cuentan una vez)."""
-    return sum(p.numel() for p in model.parameters())

@@ -28,7 +28,7 @@ from torch import Tensor
 from course_lib.bert import BertForPreTraining, BertForSequenceClassification
 from course_lib.bert_data import IGNORE_INDEX, mask_tokens
 from course_lib.training import History, fit, warmup_linear
-from course_lib.utils import check_int, check_range
+from course_lib.utils import check_int, check_range, from_preset
 
 __all__ = [
     "INPUT_KEYS", "RECIPES", "BertRecipe", "PretrainHistory",
@@ -82,22 +82,13 @@ class BertRecipe:
 
     @classmethod
     def preset(cls, name: str, **changes: Any) -> BertRecipe:
-        if name not in RECIPES:
-            raise ValueError(f"receta desconocida {name!r}; opciones: "
-                             f"{sorted(RECIPES)}")
-        return cls(**{**RECIPES[name], **changes})
+        return from_preset(cls, RECIPES, name, changes)
 
 
 RECIPES: dict[str, dict[str, Any]] = {
-    # El cuaderno: ~1 minuto de CPU con 2 núcleos.
+    # El cuaderno: ~1 minuto de CPU con 2 núcleos. Lo que necesita más
+    # cómputo va en los pesos del curso «bert-quijote».
     "cpu": {},
-    # Colab o el banco de pruebas con GPU: modelo «gpu» de BertConfig
-    # (4 capas, C = 256), 7,5 veces más pasos con lotes 4 veces mayores
-    # (30 veces más pares vistos).
-    "gpu": dict(max_len=64, pretrain_steps=6000, pretrain_batch=128,
-                pretrain_lr=1e-3, pretrain_pairs=400_000, grad_clip=1.0,
-                finetune_steps=600, finetune_lr=1e-4,
-                finetune_warmup=0.1),
 }
 
 

@@ -63,12 +63,14 @@ class TinyCaptioner(nn.Module):
         super().__init__()
         self.config = c = config or FusionConfig()
         self.image = ImageEncoder(c)
-        self.embed = nn.Embedding(c.vocab_size, c.dim)
-        self.pos = nn.Parameter(0.02 * torch.randn(1, c.max_len, c.dim))
-        self.layers = nn.ModuleList([CaptionDecoderLayer(c.dim, c.n_head)
-                                     for _ in range(c.n_fusion_layer)])
-        self.norm = nn.LayerNorm(c.dim)
-        self.lm_head = nn.Linear(c.dim, c.vocab_size)
+        self.embed = nn.Embedding(c.vocab_size, c.hidden_size)
+        self.pos = nn.Parameter(
+            0.02 * torch.randn(1, c.max_position_embeddings, c.hidden_size))
+        self.layers = nn.ModuleList([CaptionDecoderLayer(c.hidden_size,
+                                                         c.num_attention_heads)
+                                     for _ in range(c.num_fusion_layers)])
+        self.norm = nn.LayerNorm(c.hidden_size)
+        self.lm_head = nn.Linear(c.hidden_size, c.vocab_size)
 
     def forward(self, images: Tensor, input_ids: Tensor,
                 return_weights: bool = False
@@ -121,7 +123,7 @@ class TinyCaptioner(nn.Module):
         ids = torch.full((images.size(0), 1), bos_id, device=images.device)
         done = torch.zeros(images.size(0), dtype=torch.bool,
                            device=images.device)
-        for _ in range(min(max_len, self.config.max_len) - 1):
+        for _ in range(min(max_len, self.config.max_position_embeddings) - 1):
             nxt = self(images, ids)[:, -1].argmax(-1)         # (B,)
             nxt = torch.where(done, eos_id, nxt)
             ids = torch.cat([ids, nxt[:, None]], 1)

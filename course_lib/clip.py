@@ -16,6 +16,10 @@ Nombres de parámetros: el codificador de texto usa las claves de
 ``transformers.CLIPTextModel`` (``embeddings.token_embedding``,
 ``encoder.layers.N.self_attn.q_proj``, ``mlp.fc1``, ``final_layer_norm``);
 el de imágenes es el ``ViT`` del capítulo 5 (claves de HF ViT).
+
+Pasa de 400 líneas a propósito: el modelo, su pérdida, su uso
+(recuperación, clasificación *zero-shot*) y su receta de entrenamiento se
+leen juntos en el capítulo 7, en ese orden, y no los usa nadie más.
 """
 
 # Notación: B lote · T tokens de texto · D anchura de un codificador
@@ -33,16 +37,18 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from course_lib.attention import MultiHeadAttention, causal_mask
-from course_lib.layers import make_activation
+from course_lib.layers import ACTIVATIONS, make_activation
+from course_lib.patches import check_images
 from course_lib.shapes import SHAPES_MEAN, SHAPES_STD, WordTokenizer
 from course_lib.training import History, fit, warmup_min_cosine
 from course_lib.utils import (
+    check_config,
     check_ids,
     check_int,
     check_tensor,
     check_texts,
 )
-from course_lib.vit import ViT, ViTConfig, check_images, init_weights
+from course_lib.vit import ViT, ViTConfig, init_weights
 
 
 def contrastive_loss(logits_per_image: Tensor) -> Tensor:
@@ -87,18 +93,16 @@ class CLIPTextConfig:
     eos_token_id: int = 3               # se agrupa en el primer <eos>
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "max_position_embeddings", "hidden_size",
-                     "num_hidden_layers", "num_attention_heads",
-                     "intermediate_size"):
-            check_int(getattr(self, name), name)
+        check_config(
+            self, positive=("vocab_size", "max_position_embeddings",
+                            "hidden_size", "num_hidden_layers",
+                            "num_attention_heads", "intermediate_size"),
+            choices={"hidden_act": ACTIVATIONS},
+            multiples=[("hidden_size", "num_attention_heads")])
         if not 0 <= check_int(self.eos_token_id, "eos_token_id",
                               minimum=0) < self.vocab_size:
             raise ValueError(f"eos_token_id={self.eos_token_id} debe estar "
                              f"en el vocabulario [0, {self.vocab_size})")
-        if self.hidden_size % self.num_attention_heads:
-            raise ValueError(f"hidden_size={self.hidden_size} no es múltiplo"
-                             f" de num_attention_heads="
-                             f"{self.num_attention_heads}")
 
 
 class CLIPMLP(nn.Module):

@@ -34,10 +34,10 @@ from course_lib.attention import (
     split_heads,
 )
 from course_lib.layers import MLP, Block
+from course_lib.patches import PatchEmbedding, check_images
 from course_lib.shapes import SHAPES_MEAN, SHAPES_STD
 from course_lib.training import fit, warmup_min_cosine
-from course_lib.utils import check_ids, check_int, check_tensor
-from course_lib.vit import PatchEmbedding, check_images
+from course_lib.utils import check_config, check_ids, check_int, check_tensor
 
 # --- capas que mezclan: atención cruzada y cuello de botella ----------
 
@@ -165,7 +165,7 @@ class FusionConfig:
     """Tamaños comunes a todos los modelos de fusión del capítulo 8."""
 
     vocab_size: int = 65          # WordTokenizer de course_lib.shapes
-    max_len: int = 24             # T máximo
+    max_position_embeddings: int = 24             # T máximo
     # 48 px y parches de 16: cada parche es una celda de la rejilla 3 × 3
     # de ``shapes`` y cada figura cae entera en un parche (con 32 px y
     # parches de 8 se parte entre 2-4 parches y la forma casi no se
@@ -174,26 +174,23 @@ class FusionConfig:
     patch_size: int = 16          # N = (48/16)² = 9 tokens de imagen
     image_mean: tuple[float, ...] = SHAPES_MEAN   # por canal (cap. 7)
     image_std: tuple[float, ...] = SHAPES_STD
-    dim: int = 64                 # C
-    n_head: int = 4
-    n_layer: int = 1              # bloques propios de cada modalidad
-    n_fusion_layer: int = 2       # bloques que mezclan las modalidades
+    hidden_size: int = 64                 # C
+    num_attention_heads: int = 4
+    num_hidden_layers: int = 1              # bloques propios de cada modalidad
+    num_fusion_layers: int = 2       # bloques que mezclan las modalidades
     n_answers: int = 2            # A: «no», «sí»
     dropout: float = 0.0
     cross: CrossAttentionSpec = field(default_factory=CrossAttentionSpec)
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "max_len", "image_size", "patch_size",
-                     "dim", "n_head", "n_answers"):
-            check_int(getattr(self, name), name)
-        for name in ("n_layer", "n_fusion_layer"):
+        check_config(
+            self, positive=("vocab_size", "max_position_embeddings",
+                            "image_size", "patch_size", "hidden_size",
+                            "num_attention_heads", "n_answers"),
+            multiples=[("hidden_size", "num_attention_heads"),
+                       ("image_size", "patch_size")])
+        for name in ("num_hidden_layers", "num_fusion_layers"):
             check_int(getattr(self, name), name, minimum=0)
-        if self.dim % self.n_head or self.image_size % self.patch_size:
-            raise ValueError("dim debe ser múltiplo de n_head e image_size "
-                             "múltiplo de patch_size; se recibió "
-                             f"dim={self.dim}, n_head={self.n_head}, "
-                             f"image_size={self.image_size}, "
-                             f"patch_size={self.patch_size}")
         if len(self.image_mean) != 3 or len(self.image_std) != 3:
             raise ValueError("image_mean e image_std necesitan 3 valores "
                              "(uno por canal RGB); se recibieron "
@@ -226,12 +223,13 @@ class ImageEncoder(nn.Module):
             config.image_mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(
             config.image_std).view(1, 3, 1, 1), persistent=False)
-        self.patch = PatchEmbedding(3, config.dim, config.patch_size)
+        self.patch = PatchEmbedding(3, config.hidden_size, config.patch_size)
         self.pos = nn.Parameter(0.02 * torch.randn(1, config.n_patches,
-                                                   config.dim))
+                                                   config.hidden_size))
         self.blocks = nn.ModuleList(
-            [Block(config.dim, config.n_head, dropout=config.dropout)
-             for _ in range(config.n_layer)])
+            [Block(config.hidden_size, config.num_attention_heads,
+                   dropout=config.dropout)
+             for _ in range(config.num_hidden_layers)])
 
     def normalize(self, images: Tensor) -> Tensor:
         """Valida (B, 3, S, S) y normaliza cada canal."""
@@ -252,12 +250,13 @@ class TextEncoder(nn.Module):
 
     def __init__(self, config: FusionConfig) -> None:
         super().__init__()
-        self.embed = nn.Embedding(config.vocab_size, config.dim)
-        self.pos = nn.Parameter(0.02 * torch.randn(1, config.max_len,
-                                                   config.dim))
+        self.embed = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.pos = nn.Parameter(0.02 * torch.randn(
+            1, config.max_position_embeddings, config.hidden_size))
         self.blocks = nn.ModuleList(
-            [Block(config.dim, config.n_head, dropout=config.dropout)
-             for _ in range(config.n_layer)])
+            [Block(config.hidden_size, config.num_attention_heads,
+                   dropout=config.dropout)
+             for _ in range(config.num_hidden_layers)])
 
     def forward(self, input_ids: Tensor, mask: Tensor) -> Tensor:
         T = input_ids.size(1)
@@ -284,9 +283,10 @@ def check_fusion_inputs(images: Tensor, input_ids: Tensor,
     ids (este en la CPU), una vez por llamada."""
     check_tensor(images, "images", ndim=4, shape="(B, 3, S, S)")
     check_ids(input_ids, config.vocab_size, "input_ids")
-    if input_ids.size(1) > config.max_len:
+    if input_ids.size(1) > config.max_position_embeddings:
         raise ValueError(f"input_ids tiene {input_ids.size(1)} tokens; el "
-                         f"máximo es max_len={config.max_len}")
+                         "máximo es max_position_embeddings="
+                         f"{config.max_position_embeddings}")
     if lengths is None:
         return
     check_tensor(lengths, "lengths", ndim=1, shape="(B,)", dtype_kind="int")

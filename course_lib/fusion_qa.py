@@ -51,7 +51,7 @@ class _QAModel(nn.Module):
                  ) -> None:
         super().__init__()
         self.config = config = config or FusionConfig()
-        C = config.dim
+        C = config.hidden_size
         self.head = nn.Sequential(
             nn.LayerNorm(head_in * C), nn.Linear(head_in * C, C), nn.GELU(),
             nn.Linear(C, config.n_answers))
@@ -59,7 +59,8 @@ class _QAModel(nn.Module):
     def _depth(self) -> FusionConfig:
         """La misma profundidad total para los que no mezclan por capas."""
         c = self.config
-        return replace(c, n_layer=c.n_layer + c.n_fusion_layer)
+        return replace(
+            c, num_hidden_layers=c.num_hidden_layers + c.num_fusion_layers)
 
 
 class TextOnly(_QAModel):
@@ -116,13 +117,13 @@ class EarlyFusion(_QAModel):
         super().__init__(config)
         c = self.config
         self.image = ImageEncoder(
-            replace(c, n_layer=0))                            # solo parches
-        self.text = TextEncoder(replace(c, n_layer=0))
-        self.cls = nn.Parameter(0.02 * torch.randn(1, 1, c.dim))
-        self.modality = nn.Parameter(0.02 * torch.randn(2, c.dim))
+            replace(c, num_hidden_layers=0))   # solo parches
+        self.text = TextEncoder(replace(c, num_hidden_layers=0))
+        self.cls = nn.Parameter(0.02 * torch.randn(1, 1, c.hidden_size))
+        self.modality = nn.Parameter(0.02 * torch.randn(2, c.hidden_size))
         self.blocks = nn.ModuleList(
-            [Block(c.dim, c.n_head, dropout=c.dropout)
-             for _ in range(c.n_layer + c.n_fusion_layer)])
+            [Block(c.hidden_size, c.num_attention_heads, dropout=c.dropout)
+             for _ in range(c.num_hidden_layers + c.num_fusion_layers)])
 
     def forward(self, images: Tensor, input_ids: Tensor, lengths: Tensor
                 ) -> Tensor:
@@ -150,11 +151,11 @@ class CrossAttentionFusion(_QAModel):
         c = self.config
         self.image = ImageEncoder(c)
         self.text = TextEncoder(c)
-        self.cross = nn.ModuleList([CrossAttentionBlock(c.dim, c.cross)
-                                    for _ in range(c.n_fusion_layer)])
+        self.cross = nn.ModuleList([CrossAttentionBlock(c.hidden_size, c.cross)
+                                    for _ in range(c.num_fusion_layers)])
         self.self_blocks = nn.ModuleList(
-            [Block(c.dim, c.n_head, dropout=c.dropout)
-             for _ in range(c.n_fusion_layer)])
+            [Block(c.hidden_size, c.num_attention_heads, dropout=c.dropout)
+             for _ in range(c.num_fusion_layers)])
 
     def forward(self, images: Tensor, input_ids: Tensor, lengths: Tensor,
                 return_weights: bool = False
@@ -184,9 +185,10 @@ class PerceiverFusion(_QAModel):
         c = self.config
         self.image = ImageEncoder(c)
         self.text = TextEncoder(c)
-        self.modality = nn.Parameter(0.02 * torch.randn(2, c.dim))
+        self.modality = nn.Parameter(0.02 * torch.randn(2, c.hidden_size))
         self.bottleneck = PerceiverBottleneck(
-            c.dim, n_latents, n_head=c.n_head, n_layer=c.n_fusion_layer)
+            c.hidden_size, n_latents, n_head=c.num_attention_heads,
+            n_layer=c.num_fusion_layers)
 
     def forward(self, images: Tensor, input_ids: Tensor, lengths: Tensor
                 ) -> Tensor:

@@ -10,7 +10,8 @@ Los nombres de los parámetros son los de los *checkpoints* de GPT-2
 ``GPT.from_hf`` copia los pesos de ``transformers`` con ``strict=True``.
 """
 
-# Notación: B lote · T tokens · C canales (n_embd) · H cabezas · D = C // H
+# Notación: B lote · T tokens · C canales (hidden_size) · H cabezas
+#           D = C // H
 #           V vocabulario
 
 from __future__ import annotations
@@ -29,12 +30,15 @@ from course_lib.attention import (
     scaled_dot_product_attention,
     split_heads,
 )
+from course_lib.layers import HF_ACTIVATIONS, make_activation
 from course_lib.utils import (
+    check_config,
     check_hf_family,
     check_ids,
     check_int,
     check_targets,
     check_tensor,
+    from_preset,
 )
 
 
@@ -48,47 +52,38 @@ class GPTConfig:
     """
 
     vocab_size: int = 85        # caracteres distintos de moliere.txt
-    block_size: int = 128       # contexto máximo T
-    n_layer: int = 4
-    n_head: int = 4
-    n_embd: int = 128
+    max_position_embeddings: int = 128       # contexto máximo T
+    num_hidden_layers: int = 4
+    num_attention_heads: int = 4
+    hidden_size: int = 128
     dropout: float = 0.0
     bias: bool = True
-    ln_eps: float = 1e-5
-    gelu_approx: str = "tanh"   # GPT-2 usa la GELU aproximada con tanh
+    layer_norm_eps: float = 1e-5
+    hidden_act: str = "gelu_tanh"   # GPT-2: la GELU aproximada con tanh
     fused: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "block_size", "n_layer", "n_head",
-                     "n_embd"):
-            check_int(getattr(self, name), name)
-        if self.n_embd % self.n_head:
-            raise ValueError(f"n_embd={self.n_embd} no es múltiplo de "
-                             f"n_head={self.n_head}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(
-                f"dropout debe estar en [0, 1); vale {self.dropout}")
-        if self.gelu_approx not in ("tanh", "none"):
-            raise ValueError("gelu_approx debe ser 'tanh' o 'none'; vale "
-                             f"{self.gelu_approx!r}")
+        check_config(
+            self, positive=("vocab_size", "max_position_embeddings",
+                            "num_hidden_layers", "num_attention_heads",
+                            "hidden_size"),
+            fractions=("dropout",),
+            choices={"hidden_act": ("gelu_tanh", "gelu")},
+            multiples=[("hidden_size", "num_attention_heads")])
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> GPTConfig:
-        """«cpu» (cuaderno, ~2 min en 2 núcleos), «anchor» (el modelo de
-        632k parámetros del curso público) o «gpu» (Colab)."""
-        if name not in GPT_PRESETS:
-            raise ValueError(f"preset desconocido {name!r}; se esperaba uno "
-                             f"de {tuple(GPT_PRESETS)}")
-        return cls(**{**GPT_PRESETS[name], **overrides})
+        """«cpu» (el del cuaderno, medido en 2 núcleos) o «anchor» (el
+        modelo de 632k parámetros del curso público, medido en GPU)."""
+        return from_preset(cls, GPT_PRESETS, name, overrides)
 
 
 GPT_PRESETS: dict[str, dict[str, Any]] = {
-    "cpu": dict(n_layer=3, n_head=4, n_embd=96, block_size=64,
-                dropout=0.0),
-    "anchor": dict(n_layer=3, n_head=4, n_embd=128, block_size=128,
+    "cpu": dict(num_hidden_layers=3, num_attention_heads=4, hidden_size=96,
+                max_position_embeddings=64, dropout=0.0),
+    "anchor": dict(num_hidden_layers=3, num_attention_heads=4,
+                   hidden_size=128, max_position_embeddings=128,
                    dropout=0.2),
-    "gpu": dict(n_layer=6, n_head=6, n_embd=384, block_size=256,
-                dropout=0.2),
 }
 
 
@@ -102,15 +97,17 @@ class CausalSelfAttention(nn.Module):
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.n_head, self.n_embd = config.n_head, config.n_embd
+        self.n_head = config.num_attention_heads
+        self.n_embd = config.hidden_size
         self.dropout, self.fused = config.dropout, config.fused
-        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd,
+        self.c_attn = nn.Linear(config.hidden_size, 3 * config.hidden_size,
                                 bias=config.bias)
-        self.c_proj = nn.Linear(config.n_embd, config.n_embd,
+        self.c_proj = nn.Linear(config.hidden_size, config.hidden_size,
                                 bias=config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
         # Búfer no persistente: el state_dict solo guarda parámetros.
-        self.register_buffer("causal", causal_mask(config.block_size),
+        self.register_buffer("causal",
+                             causal_mask(config.max_position_embeddings),
                              persistent=False)
 
     def forward(self, x: Tensor, return_weights: bool = False
@@ -135,10 +132,10 @@ class MLP(nn.Module):
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd,
+        self.c_fc = nn.Linear(config.hidden_size, 4 * config.hidden_size,
                               bias=config.bias)
-        self.gelu = nn.GELU(approximate=config.gelu_approx)
-        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd,
+        self.gelu = make_activation(config.hidden_act)
+        self.c_proj = nn.Linear(4 * config.hidden_size, config.hidden_size,
                                 bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
@@ -151,10 +148,10 @@ class Block(nn.Module):
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.ln_1 = nn.LayerNorm(config.n_embd, eps=config.ln_eps,
+        self.ln_1 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps,
                                  bias=config.bias)
         self.attn = CausalSelfAttention(config)
-        self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.ln_eps,
+        self.ln_2 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps,
                                  bias=config.bias)
         self.mlp = MLP(config)
 
@@ -177,13 +174,15 @@ class GPT(nn.Module):
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         self.config = config
-        self.wte = nn.Embedding(config.vocab_size, config.n_embd)
-        self.wpe = nn.Embedding(config.block_size, config.n_embd)
+        self.wte = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.wpe = nn.Embedding(config.max_position_embeddings,
+                                config.hidden_size)
         self.drop = nn.Dropout(config.dropout)
-        self.h = nn.ModuleList(Block(config) for _ in range(config.n_layer))
-        self.ln_f = nn.LayerNorm(config.n_embd, eps=config.ln_eps,
+        self.h = nn.ModuleList(Block(config)
+                               for _ in range(config.num_hidden_layers))
+        self.ln_f = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps,
                                  bias=config.bias)
-        self.lm_head = nn.Linear(config.n_embd, config.vocab_size,
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size,
                                  bias=False)
         self.lm_head.weight = self.wte.weight  # pesos atados
         self.apply(self._init_weights)
@@ -191,7 +190,8 @@ class GPT(nn.Module):
         # 1/√(2·n_layer) para que su varianza no crezca con la profundidad.
         for name, p in self.named_parameters():
             if name.endswith("c_proj.weight"):
-                nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * config.n_layer))
+                nn.init.normal_(p, 0.0,
+                                0.02 / math.sqrt(2 * config.num_hidden_layers))
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -200,17 +200,14 @@ class GPT(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def num_parameters(self) -> int:
-        """Parámetros distintos (la matriz atada cuenta una vez)."""
-        return sum(p.numel() for p in self.parameters())
-
     def _check_ids(self, idx: object) -> Tensor:
         check_ids(idx, self.config.vocab_size, "idx")
         T = idx.size(1)
-        if T < 1 or T > self.config.block_size:
+        if T < 1 or T > self.config.max_position_embeddings:
             raise ValueError(
                 f"la secuencia tiene T={T} tokens; el contexto del modelo "
-                f"admite de 1 a block_size={self.config.block_size}")
+                f"admite de 1 a max_position_embeddings="
+                f"{self.config.max_position_embeddings}")
         return idx
 
     def forward(
@@ -260,19 +257,21 @@ class GPT(nn.Module):
     ) -> Tensor:
         """Añade ``max_new_tokens`` tokens muestreados a idx (B, T).
 
-        Cada paso mira como mucho los últimos ``block_size`` tokens,
+        Cada paso mira como mucho los últimos ``max_position_embeddings``
+        tokens,
         divide los logits entre ``temperature``, se queda con los ``top_k``
         más probables y/o con el núcleo de probabilidad ``top_p`` y
         muestrea con ``generator`` (reproducible).
         """
         check_int(max_new_tokens, "max_new_tokens", minimum=0)
-        self._check_ids(idx[:, -self.config.block_size:]
+        self._check_ids(idx[:, -self.config.max_position_embeddings:]
                         if isinstance(idx, Tensor) and idx.dim() == 2
                         else idx)
         was_training = self.training
         self.eval()
         for _ in range(max_new_tokens):
-            context = idx[:, -self.config.block_size:]  # (B, ≤ block_size)
+            # (B, ≤ max_position_embeddings): lo que cabe en el contexto
+            context = idx[:, -self.config.max_position_embeddings:]
             logits, _ = self(context)
             probs = next_token_probs(logits[:, -1], temperature=temperature,
                                      top_k=top_k, top_p=top_p)  # (B, V)
@@ -300,11 +299,11 @@ class GPT(nn.Module):
             raise ValueError("configuración de GPT-2 no estándar (n_inner "
                              "o escala de la atención por capa)")
         fields = dict(
-            vocab_size=hf.vocab_size, block_size=hf.n_positions,
-            n_layer=hf.n_layer, n_head=hf.n_head, n_embd=hf.n_embd,
-            ln_eps=hf.layer_norm_epsilon,
-            gelu_approx="tanh" if hf.activation_function == "gelu_new"
-            else "none",
+            vocab_size=hf.vocab_size,
+            max_position_embeddings=hf.n_positions,
+            num_hidden_layers=hf.n_layer, num_attention_heads=hf.n_head,
+            hidden_size=hf.n_embd, layer_norm_eps=hf.layer_norm_epsilon,
+            hidden_act=HF_ACTIVATIONS[hf.activation_function],
         )
         config = GPTConfig(**{**fields, **overrides})
         ours = cls(config)

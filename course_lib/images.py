@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from course_lib.patches import check_images
 from course_lib.training import (
     History,
     accuracy,
@@ -32,7 +33,6 @@ from course_lib.training import (
     warmup_cosine,
 )
 from course_lib.utils import check_int, check_tensor, describe
-from course_lib.vit import check_images
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,13 @@ from torch import Tensor, nn
 
 from course_lib.attention import MultiHeadAttention
 
-ACTIVATIONS = ("gelu", "gelu_tanh", "quick_gelu")
+# Un nombre por activación en todo el paquete (campo ``hidden_act`` de las
+# configuraciones). Equivalencias de Hugging Face: «gelu_tanh» es su
+# «gelu_new» / «gelu_pytorch_tanh»; «quick_gelu», la de CLIP.
+ACTIVATIONS = ("gelu", "gelu_tanh", "quick_gelu", "relu")
+HF_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh",
+                  "gelu_pytorch_tanh": "gelu_tanh", "quick_gelu": "quick_gelu",
+                  "relu": "relu"}
 
 
 # --- activaciones ------------------------------------------------------
@@ -34,13 +40,30 @@ class QuickGELU(nn.Module):
 
 
 def make_activation(name: str) -> nn.Module:
-    """«gelu» (exacta, ViT/BERT), «gelu_tanh» (GPT-2) o «quick_gelu»."""
+    """«gelu» (exacta, ViT/BERT), «gelu_tanh» (GPT-2), «quick_gelu» (CLIP)
+    o «relu» (el Transformer del artículo)."""
     if name == "quick_gelu":
         return QuickGELU()
+    if name == "relu":
+        return nn.ReLU()
     if name in ("gelu", "gelu_tanh"):
         return nn.GELU(approximate="tanh" if name == "gelu_tanh" else "none")
     raise ValueError(f"activación desconocida {name!r}; opciones: "
                      f"{ACTIVATIONS}")
+
+
+# --- recuento -------------------------------------------------------------
+
+def count_parameters(model: nn.Module, *, trainable_only: bool = False
+                     ) -> int:
+    """Número de parámetros distintos de ``model``: una matriz atada
+    (la tabla de *embeddings* de GPT y su ``lm_head``) cuenta una vez. Con
+    ``trainable_only``, solo los que tienen ``requires_grad``."""
+    if not isinstance(model, nn.Module):
+        raise TypeError("model debe ser un nn.Module; se recibió "
+                        f"{type(model).__name__}")
+    return sum(p.numel() for p in model.parameters()
+               if p.requires_grad or not trainable_only)
 
 
 # --- bloques -----------------------------------------------------------

@@ -23,7 +23,7 @@ from course_lib.training import (
     fit,
     warmup_cosine_to_min,
 )
-from course_lib.utils import check_int, check_tensor, describe
+from course_lib.utils import check_int, check_tensor, describe, from_preset
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,9 @@ class LMTrainConfig:
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> LMTrainConfig:
-        if name not in TRAIN_PRESETS:
-            raise ValueError(f"preset desconocido {name!r}; se esperaba uno "
-                             f"de {tuple(TRAIN_PRESETS)}")
-        return cls(**{**TRAIN_PRESETS[name], **overrides})
+        """«cpu» (el del cuaderno) o «anchor» (la receta medida en GPU
+        del modelo del curso público)."""
+        return from_preset(cls, TRAIN_PRESETS, name, overrides)
 
 
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
@@ -67,8 +66,6 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
                 warmup_steps=100, eval_every=150, eval_tokens=16_384),
     "anchor": dict(steps=5000, batch_size=64, lr=2e-3, min_lr=2e-4,
                    warmup_steps=200, eval_every=500),
-    "gpu": dict(steps=2000, batch_size=64, lr=1e-3, min_lr=1e-4,
-                warmup_steps=200, eval_every=250),
 }
 
 
@@ -195,7 +192,7 @@ def train_lm(
     el siguiente carácter. Evalúa cada ``eval_every`` pasos y al final en
     ``eval_tokens`` de entrenamiento y de validación."""
     _check_config(config)
-    block_size = model.config.block_size
+    block_size = model.config.max_position_embeddings
     _check_text_ids(train_data, block_size, "train_data")
     _check_text_ids(val_data, block_size, "val_data")
 

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from course_lib.images import random_shift
+from course_lib.patches import check_images, patchify, unpatchify
 from course_lib.training import fit, warmup_cosine
 from course_lib.utils import (
     check_hf_family,
@@ -39,11 +40,8 @@ from course_lib.vit import (
     ViTConfig,
     ViTLayer,
     ViTModel,
-    check_images,
     checkpoint_key,
     init_weights,
-    patchify,
-    unpatchify,
 )
 
 
@@ -181,9 +179,9 @@ class MAEConfig:
             intermediate_size=self.decoder_intermediate_size)
 
     @classmethod
-    def from_hf(cls, hf_config: object) -> MAEConfig:
+    def from_hf_config(cls, hf_config: object) -> MAEConfig:
         """Desde un ``transformers.ViTMAEConfig``."""
-        encoder = dataclasses.replace(ViTConfig.from_hf(hf_config),
+        encoder = dataclasses.replace(ViTConfig.from_hf_config(hf_config),
                                       num_labels=0)
         names = [f.name for f in dataclasses.fields(cls)][1:]
         return cls(encoder, **{n: getattr(hf_config, n) for n in names})
@@ -345,7 +343,7 @@ class MAE(nn.Module):
         checkpoint, ``strict=True``; ver ``vit.checkpoint_key``)."""
         check_hf_family(model, "vit_mae", "ViTMAEForPreTraining",
                         "MAE.from_hf")
-        ours = cls(MAEConfig.from_hf(model.config))
+        ours = cls(MAEConfig.from_hf_config(model.config))
         state = {checkpoint_key(k): v for k, v in model.state_dict().items()}
         ours.load_state_dict(state, strict=True)
         return ours.eval()

@@ -9,6 +9,10 @@ triángulo, estrella, cruz) de 6 colores y 2 tamaños, en una rejilla de
 triángulo rojo pequeño», «una estrella roja pequeña», «un gran círculo»).
 Algunas combinaciones forma-color (``HELD_OUT``) no aparecen nunca en el
 entrenamiento de CLIP: sirven para medir si el modelo compone o memoriza.
+
+Pasa de 400 líneas a propósito: es un solo mundo sintético, y sus
+imágenes, sus frases, sus preguntas y su vocabulario (``WordTokenizer``)
+tienen que cambiar juntos (una forma o un color nuevos tocan los cuatro).
 """
 
 # Notación: B lote · T palabras · S lado de la imagen en píxeles

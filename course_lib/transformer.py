@@ -13,6 +13,10 @@ pesos en los dos sentidos. La atención es la de ``course_lib.attention``
 tres primeras en ``in_proj_weight``).
 
 Máscaras: booleanas, True = «puede atender» (las de PyTorch, al revés).
+
+Pasa de 400 líneas a propósito: es el modelo completo del artículo, de
+las capas a la decodificación voraz, con la copia de pesos desde y hacia
+``torch.nn.Transformer`` al lado de cada capa que la necesita.
 """
 
 # Notación: B lote · S tokens de la fuente · T tokens del destino
@@ -37,11 +41,13 @@ from course_lib.attention import (
 )
 from course_lib.training import fit, random_batches, warmup_times_cosine
 from course_lib.utils import (
+    check_config,
     check_examples,
     check_ids,
     check_int,
     check_targets,
     check_tensor,
+    from_preset,
 )
 
 _ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
@@ -63,6 +69,20 @@ class _Layer(nn.Module):
         self.dim, self.n_head, self.ffn_dim = dim, n_head, ffn_dim
         self.p, self.activation = dropout, activation
         self.norm_first, self.ln_eps = norm_first, ln_eps
+
+    def _add_feed_forward(self) -> None:
+        """Crea la *feed-forward* y, por cada subcapa (``_norms``), su
+        LayerNorm y su *dropout*: ``norm1``, ``dropout1``… con los nombres
+        de PyTorch. Se llama tras crear las atenciones, en el orden de
+        PyTorch (así se sortean los pesos iniciales en el mismo orden)."""
+        C, F_, p = self.dim, self.ffn_dim, self.p
+        self.linear1 = nn.Linear(C, F_)
+        self.dropout = nn.Dropout(p)
+        self.linear2 = nn.Linear(F_, C)
+        for i in range(1, len(self._norms) + 1):
+            setattr(self, f"norm{i}", nn.LayerNorm(C, eps=self.ln_eps))
+        for i in range(1, len(self._norms) + 1):
+            setattr(self, f"dropout{i}", nn.Dropout(p))
 
     def _ff(self, x: Tensor) -> Tensor:
         h = _ACTIVATIONS[self.activation](self.linear1(x))  # (B, T, F)
@@ -122,13 +142,7 @@ class EncoderLayer(_Layer):
         super().__init__(dim, n_head, ffn_dim, dropout, activation,
                          norm_first, ln_eps)
         self.self_attn = MultiHeadAttention(dim, n_head, dropout=dropout)
-        self.linear1 = nn.Linear(dim, ffn_dim)
-        self.dropout = nn.Dropout(dropout)
-        self.linear2 = nn.Linear(ffn_dim, dim)
-        self.norm1 = nn.LayerNorm(dim, eps=ln_eps)
-        self.norm2 = nn.LayerNorm(dim, eps=ln_eps)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
+        self._add_feed_forward()
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         """mask: difundible a (B, H, S, S), p. ej. de relleno (B, 1, 1, S)."""
@@ -160,15 +174,7 @@ class DecoderLayer(_Layer):
         self.self_attn = MultiHeadAttention(dim, n_head, dropout=dropout)
         self.multihead_attn = MultiHeadAttention(dim, n_head,
                                                  dropout=dropout)
-        self.linear1 = nn.Linear(dim, ffn_dim)
-        self.dropout = nn.Dropout(dropout)
-        self.linear2 = nn.Linear(ffn_dim, dim)
-        self.norm1 = nn.LayerNorm(dim, eps=ln_eps)
-        self.norm2 = nn.LayerNorm(dim, eps=ln_eps)
-        self.norm3 = nn.LayerNorm(dim, eps=ln_eps)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
-        self.dropout3 = nn.Dropout(dropout)
+        self._add_feed_forward()
 
     def forward(
         self, x: Tensor, memory: Tensor, self_mask: Tensor | None = None,
@@ -203,37 +209,31 @@ class TransformerConfig:
 
     src_vocab_size: int = 13    # 10 cifras + <pad>, <bos>, <eos>
     tgt_vocab_size: int = 56    # palabras de los números + especiales
-    dim: int = 64               # C (d_model en el artículo)
-    n_head: int = 4
-    n_encoder_layers: int = 2
-    n_decoder_layers: int = 2
-    ffn_dim: int = 256          # F (d_ff); el artículo usa 4·C
-    max_len: int = 16           # longitud máxima de fuente y destino
+    hidden_size: int = 64               # C (d_model en el artículo)
+    num_attention_heads: int = 4
+    num_encoder_layers: int = 2
+    num_decoder_layers: int = 2
+    intermediate_size: int = 256          # F (d_ff); el artículo usa 4·C
+    max_position_embeddings: int = 16  # longitud máx. de fuente y destino
     dropout: float = 0.0
-    activation: str = "relu"    # la del artículo
+    hidden_act: str = "relu"    # la del artículo
     norm_first: bool = False    # False: post-norm (2017); True: pre-norm
-    ln_eps: float = 1e-5
+    layer_norm_eps: float = 1e-5
     pad_id: int = 0
     bos_id: int = 1
     eos_id: int = 2
 
     def __post_init__(self) -> None:
-        for name in ("src_vocab_size", "tgt_vocab_size", "dim", "n_head",
-                     "n_encoder_layers", "n_decoder_layers", "ffn_dim",
-                     "max_len"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or (
-                    value < 1):
-                raise ValueError(
-                    f"{name} debe ser un entero >= 1; vale {value!r}")
-        if self.dim % self.n_head or self.dim % 2:
-            raise ValueError(f"dim={self.dim} debe ser par y múltiplo de "
-                             f"n_head={self.n_head}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(
-                f"dropout debe estar en [0, 1); vale {self.dropout}")
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(f"activación desconocida {self.activation!r}")
+        check_config(
+            self, positive=("src_vocab_size", "tgt_vocab_size",
+                            "hidden_size", "num_attention_heads",
+                            "num_encoder_layers", "num_decoder_layers",
+                            "intermediate_size", "max_position_embeddings"),
+            fractions=("dropout",),
+            choices={"hidden_act": tuple(_ACTIVATIONS)},
+            multiples=[("hidden_size", "num_attention_heads")])
+        if self.hidden_size % 2:    # las posiciones van en pares sen/cos
+            raise ValueError(f"hidden_size={self.hidden_size} debe ser par")
         for name in ("pad_id", "bos_id", "eos_id"):
             value = check_int(getattr(self, name), name, minimum=0)
             if value >= min(self.src_vocab_size, self.tgt_vocab_size):
@@ -244,19 +244,13 @@ class TransformerConfig:
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> TransformerConfig:
-        """«cpu» (el del cuaderno, ~1 min en 2 núcleos) o «gpu»."""
-        if name not in TRANSFORMER_PRESETS:
-            raise ValueError(
-                f"preset desconocido {name!r}; se esperaba uno de "
-                f"{tuple(TRANSFORMER_PRESETS)}")
-        return cls(**{**TRANSFORMER_PRESETS[name], **overrides})
+        """«cpu»: el del cuaderno, medido en 2 núcleos."""
+        return from_preset(cls, TRANSFORMER_PRESETS, name, overrides)
 
 
 TRANSFORMER_PRESETS: dict[str, dict[str, Any]] = {
-    "cpu": dict(dim=64, n_head=4, n_encoder_layers=2, n_decoder_layers=2,
-                ffn_dim=128),
-    "gpu": dict(dim=256, n_head=8, n_encoder_layers=3, n_decoder_layers=3,
-                ffn_dim=1024, dropout=0.1),
+    "cpu": dict(hidden_size=64, num_attention_heads=4, num_encoder_layers=2,
+                num_decoder_layers=2, intermediate_size=128),
 }
 
 
@@ -290,29 +284,27 @@ class Transformer(nn.Module):
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
         self.config = c = config
-        layer = dict(ffn_dim=c.ffn_dim, dropout=c.dropout,
-                     activation=c.activation, norm_first=c.norm_first,
-                     ln_eps=c.ln_eps)
-        self.src_embed = nn.Embedding(c.src_vocab_size, c.dim)
-        self.tgt_embed = nn.Embedding(c.tgt_vocab_size, c.dim)
+        layer = dict(ffn_dim=c.intermediate_size, dropout=c.dropout,
+                     activation=c.hidden_act, norm_first=c.norm_first,
+                     ln_eps=c.layer_norm_eps)
+        self.src_embed = nn.Embedding(c.src_vocab_size, c.hidden_size)
+        self.tgt_embed = nn.Embedding(c.tgt_vocab_size, c.hidden_size)
         self.register_buffer("positions", sinusoidal_positions(
-            c.max_len, c.dim), persistent=False)  # (max_len, C)
+            c.max_position_embeddings, c.hidden_size),
+            persistent=False)   # (max_position_embeddings, C)
         self.embed_dropout = nn.Dropout(c.dropout)
         self.encoder_layers = nn.ModuleList(
-            EncoderLayer(c.dim, c.n_head, **layer)
-            for _ in range(c.n_encoder_layers))
+            EncoderLayer(c.hidden_size, c.num_attention_heads, **layer)
+            for _ in range(c.num_encoder_layers))
         self.decoder_layers = nn.ModuleList(
-            DecoderLayer(c.dim, c.n_head, **layer)
-            for _ in range(c.n_decoder_layers))
+            DecoderLayer(c.hidden_size, c.num_attention_heads, **layer)
+            for _ in range(c.num_decoder_layers))
         # Con pre-norm la corriente residual sale sin normalizar: hace
         # falta una LayerNorm final (con post-norm ya está normalizada).
-        norm = (lambda: nn.LayerNorm(c.dim, eps=c.ln_eps)) if (
+        norm = (lambda: nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)) if (
             c.norm_first) else nn.Identity
         self.encoder_norm, self.decoder_norm = norm(), norm()
-        self.lm_head = nn.Linear(c.dim, c.tgt_vocab_size)
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
+        self.lm_head = nn.Linear(c.hidden_size, c.tgt_vocab_size)
 
     def _check_ids(self, ids: object, name: str) -> Tensor:
         """Valida la fuente o el destino: enteros (B, T) en el vocabulario
@@ -320,14 +312,15 @@ class Transformer(nn.Module):
         c = self.config
         V = c.src_vocab_size if name == "src" else c.tgt_vocab_size
         ids = check_ids(ids, V, name)
-        if not 1 <= ids.size(1) <= c.max_len:
+        if not 1 <= ids.size(1) <= c.max_position_embeddings:
             raise ValueError(f"{name} tiene {ids.size(1)} tokens; el modelo "
-                             f"admite de 1 a max_len={c.max_len}")
+                             "admite de 1 a max_position_embeddings="
+                             f"{c.max_position_embeddings}")
         return ids
 
     def _embed(self, ids: Tensor, table: nn.Embedding) -> Tensor:
         T = ids.size(1)
-        x = table(ids) * math.sqrt(self.config.dim)  # (B, T, C), §3.4
+        x = table(ids) * math.sqrt(self.config.hidden_size)  # (B, T, C), §3.4
         return self.embed_dropout(x + self.positions[:T])
 
     def encode(self, src: Tensor) -> tuple[Tensor, Tensor]:
@@ -387,9 +380,10 @@ class Transformer(nn.Module):
         paso (uno por capa, (B, H, L, S)).
         """
         if not isinstance(max_len, int) or not (
-                1 <= max_len < self.config.max_len):
+                1 <= max_len < self.config.max_position_embeddings):
             raise ValueError(f"max_len debe estar entre 1 y "
-                             f"{self.config.max_len - 1}; vale {max_len!r}")
+                             f"{self.config.max_position_embeddings - 1}; "
+                             f"vale {max_len!r}")
         c = self.config
         was_training = self.training
         self.eval()

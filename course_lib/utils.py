@@ -1,4 +1,4 @@
-"""Utilidades comunes: semillas, dispositivo, *preset*, cronómetro y
+"""Utilidades comunes: semillas, dispositivo, *presets*, cronómetro y
 comprobación de entradas.
 
 Libro: introducción, «Cómo ejecutar el libro».
@@ -12,11 +12,11 @@ un tensor, un ``str`` en lugar de una lista, un dtype que no toca):
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
-import os
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -26,8 +26,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 T = TypeVar("T")
-
-PRESETS = ("cpu", "gpu")
+C = TypeVar("C")
 
 
 def seed_everything(seed: int = 0) -> torch.Generator:
@@ -60,21 +59,57 @@ def get_device(prefer: str | None = None) -> torch.device:
     return torch.device(prefer)
 
 
-def choose_preset(preset: str | None = None) -> str:
-    """Devuelve el *preset* de tamaño: «cpu» (pequeño) o «gpu» (grande).
+def check_config(config: object, *, positive: Iterable[str] = (),
+                 fractions: Iterable[str] = (),
+                 choices: Mapping[str, Iterable[Any]] | None = None,
+                 multiples: Iterable[tuple[str, str]] = ()) -> None:
+    """Valida una configuración al crearla (desde su ``__post_init__``).
 
-    Orden: el argumento, la variable ``COURSE_LIB_PRESET`` y, si no hay
-    ninguno, «gpu» cuando hay CUDA y «cpu» en otro caso. El preset «cpu»
-    es el que ejecutan la CI y las salidas guardadas del libro.
+    - ``positive``: campos que deben ser enteros >= 1 (tamaños, capas);
+    - ``fractions``: probabilidades en [0, 1) (los *dropout*);
+    - ``choices``: campo -> valores admitidos (``hidden_act``…);
+    - ``multiples``: pares (a, b) en los que a debe ser múltiplo de b
+      (``hidden_size`` de ``num_attention_heads``: cada cabeza recibe
+      C / H canales).
+
+    Cada error nombra el campo, lo esperado y lo recibido.
     """
-    chosen = preset or os.environ.get("COURSE_LIB_PRESET") or (
-        "gpu" if torch.cuda.is_available() else "cpu"
-    )
-    if chosen not in PRESETS:
-        raise ValueError(
-            f"preset desconocido {chosen!r}; se esperaba uno de {PRESETS}"
-        )
-    return chosen
+    for name in positive:
+        check_int(getattr(config, name), name)
+    for name in fractions:
+        value = getattr(config, name)
+        if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                or not 0.0 <= value < 1.0):
+            raise ValueError(f"{name} debe estar en [0, 1); vale {value!r}")
+    for name, options in (choices or {}).items():
+        options, value = tuple(options), getattr(config, name)
+        if value not in options:
+            raise ValueError(f"valor desconocido para {name}: se recibió "
+                             f"{value!r}; se esperaba uno de {options}")
+    for big, small in multiples:
+        if getattr(config, big) % getattr(config, small):
+            raise ValueError(f"{big}={getattr(config, big)} no es múltiplo "
+                             f"de {small}={getattr(config, small)}")
+
+
+def from_preset(cls: type[C], presets: Mapping[str, Mapping[str, Any]],
+                name: object, changes: Mapping[str, Any]) -> C:
+    """La configuración ``presets[name]`` de la clase ``cls`` (una
+    *dataclass*) con ``changes`` encima: lo que hacen todos los
+    ``Config.preset(nombre, **cambios)`` del paquete.
+
+    Un nombre desconocido o un campo que ``cls`` no tiene son errores que
+    dicen qué se esperaba (no un ``TypeError`` de ``__init__``).
+    """
+    if not isinstance(name, str) or name not in presets:
+        raise ValueError(f"preset desconocido {name!r} para {cls.__name__}; "
+                         f"se esperaba uno de {sorted(presets)}")
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(changes) - fields)
+    if unknown:
+        raise TypeError(f"{cls.__name__} no tiene los campos {unknown}; se "
+                        f"esperaba alguno de {sorted(fields)}")
+    return cls(**{**presets[name], **changes})
 
 
 @dataclass

@@ -4,7 +4,7 @@ Libro: capítulo 5, «Vision Transformer».
 Artículo: Dosovitskiy et al. (2021), §3.1, ecuaciones (1)–(4).
 
 Flujo de datos: imagen (B, C, H, W) → parches P×P proyectados a D
-(``PatchEmbedding``) → token de clase delante + posiciones aprendidas
+(``patches.PatchEmbedding``) → token de clase delante + posiciones aprendidas
 (``ViTEmbeddings``) → L bloques *pre-norm* (``ViTLayer``) → LayerNorm
 final → cabeza lineal sobre el token de clase (``ViT``).
 
@@ -20,7 +20,6 @@ se carga con ``load_state_dict(..., strict=True)`` sin renombrar nada.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
 
 import torch
@@ -32,121 +31,16 @@ from course_lib.attention import (
     split_heads,
 )
 from course_lib.layers import ACTIVATIONS, make_activation
-from course_lib.utils import check_hf_family, check_int, check_tensor
+from course_lib.patches import PatchEmbedding, check_images
+from course_lib.utils import (
+    check_config,
+    check_hf_family,
+    check_int,
+    check_tensor,
+    from_preset,
+)
 
 POOLINGS = ("cls", "mean")
-
-
-# --- parches -----------------------------------------------------------
-
-def check_images(images: object, *, patch_size: int | None = None,
-                 num_channels: int | None = None,
-                 image_size: int | None = None) -> Tensor:
-    """Valida un lote de imágenes (B, C, H, W) flotante; errores en español."""
-    if not isinstance(images, Tensor):
-        raise TypeError("las imágenes deben ser un torch.Tensor (B, C, H, W);"
-                        f" se recibió {type(images).__name__}")
-    if images.dim() != 4:
-        raise ValueError("las imágenes deben tener forma (B, C, H, W); se "
-                         f"recibió la forma {tuple(images.shape)}")
-    if not images.is_floating_point():
-        raise TypeError("las imágenes deben ser de tipo flotante; se "
-                        f"recibió dtype={images.dtype}")
-    B, C, H, W = images.shape
-    if patch_size is not None:
-        check_int(patch_size, "patch_size")
-    if num_channels is not None and C != num_channels:
-        raise ValueError(f"se esperaban {num_channels} canales y la imagen "
-                         f"tiene {C} (forma {tuple(images.shape)})")
-    if image_size is not None and (H, W) != (image_size, image_size):
-        raise ValueError(f"el modelo espera imágenes de {image_size}×"
-                         f"{image_size} y se recibió {H}×{W}")
-    if patch_size is not None and (H % patch_size or W % patch_size):
-        raise ValueError(f"el alto y el ancho ({H}×{W}) deben ser múltiplos "
-                         f"del lado del parche P={patch_size}")
-    return images
-
-
-def patchify(images: Tensor, patch_size: int) -> Tensor:
-    """(B, C, H, W) -> (B, N, P·P·C): parches en orden de lectura.
-
-    Los parches se recorren por filas (de izquierda a derecha, de arriba
-    abajo); dentro de cada parche, el orden es (fila, columna, canal), el
-    mismo que usa MAE (He et al., 2022) para su objetivo de píxeles.
-    """
-    check_images(images, patch_size=patch_size)
-    B, C, H, W = images.shape
-    P = patch_size
-    x = images.reshape(B, C, H // P, P, W // P, P)  # (B, C, H/P, P, W/P, P)
-    x = x.permute(0, 2, 4, 3, 5, 1)                 # (B, H/P, W/P, P, P, C)
-    return x.reshape(B, (H // P) * (W // P), P * P * C)  # (B, N, P·P·C)
-
-
-def unpatchify(patches: Tensor, patch_size: int, *,
-               grid: tuple[int, int] | None = None) -> Tensor:
-    """Inversa de ``patchify``: (B, N, P·P·C) -> (B, C, H, W).
-
-    ``grid`` = (H/P, W/P); si se omite, la rejilla es cuadrada (N = g²).
-    """
-    check_tensor(patches, "patches", ndim=3, shape="(B, N, P·P·C)")
-    check_int(patch_size, "patch_size")
-    B, N, K = patches.shape
-    P = patch_size
-    if grid is None:
-        g = math.isqrt(N)
-        grid = (g, g)
-    gh, gw = grid
-    if gh * gw != N or K % (P * P):
-        raise ValueError(f"{N} parches de tamaño {K} no encajan en una "
-                         f"rejilla {gh}×{gw} de parches {P}×{P}")
-    C = K // (P * P)
-    x = patches.reshape(B, gh, gw, P, P, C)          # (B, H/P, W/P, P, P, C)
-    x = x.permute(0, 5, 1, 3, 2, 4)                  # (B, C, H/P, P, W/P, P)
-    return x.reshape(B, C, gh * P, gw * P)           # (B, C, H, W)
-
-
-class PatchEmbedding(nn.Module):
-    """Corta la imagen en parches P×P y proyecta cada uno a ``hidden_size``.
-
-    Libro: capítulo 5, «De imágenes a secuencias».
-    Artículo: Dosovitskiy et al. (2021), §3.1, ec. (1).
-    Entrada: (B, C, H, W), H y W múltiplos de P. Salida: (B, N, D).
-
-    Una ``Conv2d`` con kernel = paso = P es *exactamente* «aplanar cada
-    parche y multiplicar por una matriz E»: cada salida de la convolución
-    mira un parche distinto sin solaparse. ``as_linear()`` devuelve esa
-    ``nn.Linear`` equivalente, que actúa sobre ``patchify(x, P)``:
-    E = weight (D, C, P, P) permutado a (D, P, P, C) y aplanado (D, P·P·C).
-    """
-
-    def __init__(self, num_channels: int, hidden_size: int, patch_size: int,
-                 *, bias: bool = True) -> None:
-        super().__init__()
-        for name, value in (("num_channels", num_channels),
-                            ("hidden_size", hidden_size),
-                            ("patch_size", patch_size)):
-            check_int(value, name)
-        self.num_channels, self.patch_size = num_channels, patch_size
-        self.projection = nn.Conv2d(num_channels, hidden_size, bias=bias,
-                                    kernel_size=patch_size, stride=patch_size)
-
-    def forward(self, images: Tensor) -> Tensor:
-        check_images(images, patch_size=self.patch_size,
-                     num_channels=self.num_channels)
-        x = self.projection(images)       # (B, D, H/P, W/P)
-        return x.flatten(2).transpose(1, 2)  # (B, N, D)
-
-    @torch.no_grad()
-    def as_linear(self) -> nn.Linear:
-        """La ``nn.Linear`` (P·P·C -> D) equivalente sobre ``patchify``."""
-        w = self.projection.weight                  # (D, C, P, P)
-        D = w.size(0)
-        linear = nn.Linear(w[0].numel(), D,
-                           bias=self.projection.bias is not None)
-        linear.weight.copy_(w.permute(0, 2, 3, 1).reshape(D, -1))
-        if self.projection.bias is not None:
-            linear.bias.copy_(self.projection.bias)
-        return linear.to(w.device)
 
 
 # --- configuración -----------------------------------------------------
@@ -177,33 +71,15 @@ class ViTConfig:
     pooling: str = "cls"              # "cls" (ViT) o "mean" de los parches
 
     def __post_init__(self) -> None:
-        for name in ("image_size", "patch_size", "num_channels",
-                     "hidden_size", "num_hidden_layers",
-                     "num_attention_heads", "intermediate_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} debe ser un entero >= 1; vale "
-                                 f"{value!r}")
-        if self.image_size % self.patch_size:
-            raise ValueError(f"image_size={self.image_size} no es múltiplo "
-                             f"de patch_size={self.patch_size}")
-        if self.hidden_size % self.num_attention_heads:
-            raise ValueError(f"hidden_size={self.hidden_size} no es múltiplo"
-                             f" de num_attention_heads="
-                             f"{self.num_attention_heads}")
-        if self.num_labels < 0:
-            raise ValueError(f"num_labels debe ser >= 0; vale "
-                             f"{self.num_labels}")
-        for name in ("dropout", "attention_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} debe estar en [0, 1); vale "
-                                 f"{getattr(self, name)}")
-        if self.hidden_act not in ACTIVATIONS:
-            raise ValueError(f"hidden_act={self.hidden_act!r} desconocida; "
-                             f"opciones: {ACTIVATIONS}")
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"pooling={self.pooling!r} desconocido; "
-                             f"opciones: {POOLINGS}")
+        check_config(
+            self, positive=("image_size", "patch_size", "num_channels",
+                            "hidden_size", "num_hidden_layers",
+                            "num_attention_heads", "intermediate_size"),
+            fractions=("dropout", "attention_dropout"),
+            choices={"hidden_act": ACTIVATIONS, "pooling": POOLINGS},
+            multiples=[("image_size", "patch_size"),
+                       ("hidden_size", "num_attention_heads")])
+        check_int(self.num_labels, "num_labels", minimum=0)
 
     @property
     def grid_size(self) -> int:
@@ -216,13 +92,10 @@ class ViTConfig:
     @classmethod
     def preset(cls, name: str, **changes: object) -> ViTConfig:
         """Configuración con nombre (``VIT_PRESETS``) y cambios opcionales."""
-        if name not in VIT_PRESETS:
-            raise ValueError(f"preset desconocido {name!r}; opciones: "
-                             f"{sorted(VIT_PRESETS)}")
-        return cls(**{**VIT_PRESETS[name], **changes})
+        return from_preset(cls, VIT_PRESETS, name, changes)
 
     @classmethod
-    def from_hf(cls, hf_config: object) -> ViTConfig:
+    def from_hf_config(cls, hf_config: object) -> ViTConfig:
         """Desde un ``transformers.ViTConfig`` (o ``ViTMAEConfig``)."""
         act = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh"}
         raw = getattr(hf_config, "hidden_act", "gelu")
@@ -434,15 +307,15 @@ class ViT(nn.Module):
         self.apply(init_weights)
 
     def forward_features(self, pixel_values: Tensor,
-                         return_attentions: bool = False
+                         return_weights: bool = False
                          ) -> Tensor | tuple[Tensor, list[Tensor]]:
         """Estados finales normalizados (B, T, D); el token 0 es el de clase.
 
-        Con ``return_attentions=True`` devuelve también una lista con los
+        Con ``return_weights=True`` devuelve también una lista con los
         pesos (B, h, T, T) de cada capa.
         """
         features, attentions = self.vit(pixel_values)
-        return (features, attentions) if return_attentions else features
+        return (features, attentions) if return_weights else features
 
     def pool(self, features: Tensor) -> Tensor:
         """(B, T, D) -> (B, D): el token de clase o la media de parches."""
@@ -452,12 +325,12 @@ class ViT(nn.Module):
             return features[:, 1:].mean(dim=1)
         return features[:, 0]
 
-    def forward(self, pixel_values: Tensor, return_attentions: bool = False
+    def forward(self, pixel_values: Tensor, return_weights: bool = False
                 ) -> Tensor | tuple[Tensor, list[Tensor]]:
         """Logits (B, num_labels); y los pesos por capa si se piden."""
         features, attentions = self.vit(pixel_values)
         logits = self.classifier(self.pool(features))
-        return (logits, attentions) if return_attentions else logits
+        return (logits, attentions) if return_weights else logits
 
     # --- pesos de Hugging Face ---------------------------------------
     def load_hf_state_dict(self, state_dict: dict[str, Tensor]) -> None:
@@ -477,7 +350,7 @@ class ViT(nn.Module):
         """
         check_hf_family(model, "vit", "ViTForImageClassification",
                         "ViT.from_hf")
-        config = ViTConfig.from_hf(model.config)
+        config = ViTConfig.from_hf_config(model.config)
         ours = cls(config)
         state = {checkpoint_key(k): v for k, v in model.state_dict().items()}
         ours.load_hf_state_dict(state)
@@ -504,14 +377,7 @@ def checkpoint_key(key: str) -> str:
     return key
 
 
-def num_parameters(model: nn.Module) -> int:
-    """Número de parámetros entrenables."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
 __all__ = [
-    "HF_V5_RENAMES", "PatchEmbedding", "VIT_PRESETS", "ViT", "ViTConfig",
-    "ViTEmbeddings", "ViTEncoder", "ViTLayer", "ViTModel", "check_images",
-    "checkpoint_key", "init_weights", "num_parameters",
-    "patchify", "unpatchify",
+    "HF_V5_RENAMES", "VIT_PRESETS", "ViT", "ViTConfig", "ViTEmbeddings",
+    "ViTEncoder", "ViTLayer", "ViTModel", "checkpoint_key", "init_weights",
 ]

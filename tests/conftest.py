@@ -89,8 +89,9 @@ def _fresh_exercises() -> None:
 @pytest.fixture
 def tiny_gpt_config() -> GPTConfig:
     """GPT diminuto: V = 11, T ≤ 16, 2 capas, 4 cabezas, C = 32."""
-    return GPTConfig(vocab_size=11, block_size=16, n_layer=2, n_head=4,
-                     n_embd=32)
+    return GPTConfig(vocab_size=11, max_position_embeddings=16,
+                     num_hidden_layers=2, num_attention_heads=4,
+                     hidden_size=32)
 
 
 @pytest.fixture
@@ -128,8 +129,10 @@ def hf_tiny_gpt2() -> nn.Module:
 def tiny_transformer_config() -> TransformerConfig:
     """Transformer diminuto: vocabularios 13 → 20, C = 32, 4 cabezas,
     F = 64, 2 + 2 capas, secuencias de hasta 12 tokens."""
-    return TransformerConfig(src_vocab_size=13, tgt_vocab_size=20, dim=32,
-                             n_head=4, ffn_dim=64, max_len=12)
+    return TransformerConfig(src_vocab_size=13, tgt_vocab_size=20,
+                             hidden_size=32, num_attention_heads=4,
+                             intermediate_size=64,
+                             max_position_embeddings=12)
 
 
 @pytest.fixture

@@ -31,9 +31,11 @@ from course_lib import (
     gpt,
     hub,
     images,
+    layers,
     lm_training,
     mae,
     numbers_es,
+    patches,
     shapes,
     toy_tasks,
     training,
@@ -54,21 +56,24 @@ SPANISH = re.compile(r"debe|se esperaba|se recibi|fuera de|necesita|admite"
 @cache
 def _gpt() -> gpt.GPT:
     torch.manual_seed(0)
-    return gpt.GPT(gpt.GPTConfig(vocab_size=11, block_size=16, n_layer=2,
-                                 n_head=4, n_embd=32)).eval()
+    return gpt.GPT(gpt.GPTConfig(vocab_size=11, max_position_embeddings=16,
+                                 num_hidden_layers=2,
+                                 num_attention_heads=4, hidden_size=32)).eval()
 
 
 @cache
 def _seq2seq() -> transformer.Transformer:
     torch.manual_seed(0)
     return transformer.Transformer(transformer.TransformerConfig(
-        src_vocab_size=13, tgt_vocab_size=20, dim=32, n_head=4,
-        n_encoder_layers=2, n_decoder_layers=2, ffn_dim=64,
-        max_len=12)).eval()
+        src_vocab_size=13, tgt_vocab_size=20, hidden_size=32,
+        num_attention_heads=4,
+        num_encoder_layers=2, num_decoder_layers=2, intermediate_size=64,
+        max_position_embeddings=12)).eval()
 
 
-BERT_CFG = bert.BertConfig(vocab_size=50, max_position=16, n_layer=2,
-                           n_head=4, n_embd=32, n_inner=64)
+BERT_CFG = bert.BertConfig(vocab_size=50, max_position_embeddings=16,
+                           num_hidden_layers=2, num_attention_heads=4,
+                           hidden_size=32, intermediate_size=64)
 
 
 @cache
@@ -108,7 +113,8 @@ def _clip() -> clip.CLIP:
                                          projection_dim=16)).eval()
 
 
-FUSION_CFG = fusion.FusionConfig(dim=32, n_head=4, n_fusion_layer=1)
+FUSION_CFG = fusion.FusionConfig(hidden_size=32, num_attention_heads=4,
+                                 num_fusion_layers=1)
 
 
 @cache
@@ -211,7 +217,8 @@ CASES: list[tuple[str, Callable[[], object], type, tuple[str, ...]]] = [
     ("sinusoidal-odd", lambda: attention.sinusoidal_positions(4, 7), VE,
      ("par",)),
     # transformer
-    ("cfg-n-head-0", lambda: transformer.TransformerConfig(n_head=0), VE,
+    ("cfg-n-head-0",
+     lambda: transformer.TransformerConfig(num_attention_heads=0), VE,
      ("n_head",)),
     ("cfg-bos-outside", lambda: transformer.TransformerConfig(bos_id=13),
      VE, ("bos_id",)),
@@ -229,7 +236,7 @@ CASES: list[tuple[str, Callable[[], object], type, tuple[str, ...]]] = [
     ("seq2seq-tgt-range", lambda: _seq2seq()(
         _ids(2, 3, 13), _ids(2, 3, 20) + 20), VE, ("tgt", "vocabulario")),
     ("seq2seq-too-long", lambda: _seq2seq()(
-        _ids(2, 13, 13), _ids(2, 3, 20)), VE, ("max_len=12",)),
+        _ids(2, 13, 13), _ids(2, 3, 20)), VE, ("max_position_embeddings=12",)),
     ("seq2seq-batch", lambda: _seq2seq()(_ids(2, 3, 13), _ids(3, 3, 20)),
      VE, ("mismo lote",)),
     ("greedy-list", lambda: _seq2seq().greedy_decode(L, 5), TE,
@@ -296,14 +303,16 @@ CASES: list[tuple[str, Callable[[], object], type, tuple[str, ...]]] = [
     ("number-to-words-str", lambda: numbers_es.number_to_words("12"), TE,
      ("int",)),
     # gpt
-    ("gpt-cfg-n-head-0", lambda: gpt.GPTConfig(n_head=0), VE, ("n_head",)),
-    ("gpt-cfg-float", lambda: gpt.GPTConfig(n_layer=2.0), TE,
+    ("gpt-cfg-n-head-0", lambda: gpt.GPTConfig(num_attention_heads=0), VE,
+     ("n_head",)),
+    ("gpt-cfg-float", lambda: gpt.GPTConfig(num_hidden_layers=2.0), TE,
      ("n_layer",)),
     ("gpt-list", lambda: _gpt()(L), TE, ("idx", "list")),
     ("gpt-float", lambda: _gpt()(torch.rand(1, 4)), TE, ("idx", "enteros")),
     ("gpt-range", lambda: _gpt()(_ids(1, 4, 11) + 11), VE,
      ("fuera del vocabulario",)),
-    ("gpt-long", lambda: _gpt()(_ids(1, 17, 11)), VE, ("block_size=16",)),
+    ("gpt-long", lambda: _gpt()(_ids(1, 17, 11)), VE,
+     ("max_position_embeddings=16",)),
     ("gpt-targets-list", lambda: _gpt()(_ids(2, 4, 11), L), TE,
      ("targets", "list")),
     ("gpt-targets-float", lambda: _gpt()(_ids(2, 4, 11),
@@ -423,7 +432,7 @@ CASES: list[tuple[str, Callable[[], object], type, tuple[str, ...]]] = [
     ("pointer-task-float", lambda: toy_tasks.make_pointer_task(2.5), TE,
      ("n",)),
     # bert
-    ("bert-cfg-n-head-0", lambda: bert.BertConfig(n_head=0), VE,
+    ("bert-cfg-n-head-0", lambda: bert.BertConfig(num_attention_heads=0), VE,
      ("n_head",)),
     ("bert-list", lambda: _bert()(L), TE, ("input_ids", "list")),
     ("bert-types-list", lambda: _bert()(_ids(2, 3, 50), L), TE,
@@ -539,16 +548,16 @@ CASES: list[tuple[str, Callable[[], object], type, tuple[str, ...]]] = [
     ("vit-from-hf-bert", lambda: vit.ViT.from_hf(_hf_bert()), TE,
      ("ViTForImageClassification", "bert")),
     ("vit-pool-list", lambda: _vit().pool(L), TE, ("features", "list")),
-    ("patchify-p0", lambda: vit.patchify(_pixels(), 0), VE,
+    ("patchify-p0", lambda: patches.patchify(_pixels(), 0), VE,
      ("patch_size",)),
-    ("patchify-list", lambda: vit.patchify(L, 2), TE, ("list",)),
-    ("unpatchify-list", lambda: vit.unpatchify(L, 2), TE,
+    ("patchify-list", lambda: patches.patchify(L, 2), TE, ("list",)),
+    ("unpatchify-list", lambda: patches.unpatchify(L, 2), TE,
      ("patches", "list")),
-    ("unpatchify-p0", lambda: vit.unpatchify(torch.rand(1, 4, 4), 0), VE,
+    ("unpatchify-p0", lambda: patches.unpatchify(torch.rand(1, 4, 4), 0), VE,
      ("patch_size",)),
-    ("unpatchify-2d", lambda: vit.unpatchify(torch.rand(4, 4), 2), VE,
+    ("unpatchify-2d", lambda: patches.unpatchify(torch.rand(4, 4), 2), VE,
      ("(B, N, P·P·C)",)),
-    ("patch-embed-p0", lambda: vit.PatchEmbedding(1, 8, 0), VE,
+    ("patch-embed-p0", lambda: patches.PatchEmbedding(1, 8, 0), VE,
      ("patch_size",)),
     # mae
     ("mae-list", lambda: _mae()(L), TE, ("Tensor", "list")),
@@ -688,7 +697,8 @@ CASES: list[tuple[str, Callable[[], object], type, tuple[str, ...]]] = [
     ("clip-loss-list", lambda: clip.contrastive_loss(L), TE,
      ("Tensor",)),
     # fusion
-    ("fusion-cfg-heads0", lambda: fusion.FusionConfig(n_head=0), VE,
+    ("fusion-cfg-heads0", lambda: fusion.FusionConfig(num_attention_heads=0),
+     VE,
      ("n_head",)),
     ("fusion-cfg-patch0", lambda: fusion.FusionConfig(patch_size=0), VE,
      ("patch_size",)),
@@ -759,6 +769,14 @@ CASES: list[tuple[str, Callable[[], object], type, tuple[str, ...]]] = [
     ("utils-seed-float", lambda: utils.seed_everything(1.5), TE,
      ("semilla",)),
     ("utils-device", lambda: utils.get_device("tpu"), VE, ("se esperaba",)),
+    ("preset-unknown", lambda: gpt.GPTConfig.preset("gpu"), VE,
+     ("preset desconocido", "'anchor'", "'cpu'")),
+    ("preset-old-name", lambda: gpt.GPTConfig.preset("cpu", n_embd=64), TE,
+     ("no tiene los campos", "n_embd", "hidden_size")),
+    ("config-act", lambda: bert.BertConfig(hidden_act="relu"), VE,
+     ("hidden_act", "'gelu'")),
+    ("layers-count-str", lambda: layers.count_parameters("gpt2"), TE,
+     ("nn.Module", "str")),
 ]
 
 _IDS = [c[0] for c in CASES]

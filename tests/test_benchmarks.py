@@ -83,7 +83,6 @@ def test_notebooks_measures_a_copy(notebooks, tmp_path, capsys):
     nb_path = _notebook(
         tmp_path / "diminuto.ipynb",
         "import os\nbuffer = bytearray(64 * 2**20)  # 64 MiB",
-        "assert os.environ['COURSE_LIB_PRESET'] == 'cpu'\n"
         "assert os.environ['HF_HUB_OFFLINE'] == '1'\n"
         "assert os.environ['OMP_NUM_THREADS'] == '1'\n"
         f"assert os.getcwd() == {str(tmp_path)!r}  # la carpeta del original",

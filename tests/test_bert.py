@@ -14,7 +14,6 @@ import torch
 import transformers
 from torch.testing import assert_close
 
-from course_lib import bert
 from course_lib.bert import (
     BertConfig,
     BertForPreTraining,
@@ -38,6 +37,7 @@ from course_lib.bert_data import (
     word_chunks,
     wordpiece_split,
 )
+from course_lib.layers import count_parameters
 
 TOL = {"rtol": 1e-5, "atol": 1e-5}
 SPECIAL = [0, 1, 2, 3, 4]       # [PAD] [UNK] [CLS] [SEP] [MASK]
@@ -81,8 +81,9 @@ def _inputs(B: int = 3, T: int = 10, V: int = 50
 
 
 def _tiny(**changes: object) -> BertConfig:
-    base = dict(vocab_size=50, max_position=16, n_layer=2, n_head=4,
-                n_embd=32, n_inner=37, dropout=0.0, attn_dropout=0.0)
+    base = dict(vocab_size=50, max_position_embeddings=16,
+                num_hidden_layers=2, num_attention_heads=4, hidden_size=32,
+                intermediate_size=37, dropout=0.0, attention_dropout=0.0)
     base.update(changes)
     return BertConfig(**base)
 
@@ -147,17 +148,18 @@ def test_sequence_classification_matches_transformers() -> None:
 
 def test_config_numerics_come_from_the_checkpoint() -> None:
     ours = from_hf(transformers.BertModel(_hf_config()).eval())
-    assert ours.config.ln_eps == 1e-12 and ours.config.gelu_approx == "none"
+    assert ours.config.layer_norm_eps == 1e-12
+    assert ours.config.hidden_act == "gelu"
     norms = [m for m in ours.modules() if isinstance(m, torch.nn.LayerNorm)]
     assert norms and all(m.eps == 1e-12 for m in norms)
-    assert BertConfig().ln_eps == 1e-12
+    assert BertConfig().layer_norm_eps == 1e-12
 
 
 def test_exact_gelu_matters() -> None:
     # Con GELU tanh la salida cambia: la prueba detectaría el error.
     ref = _randomize(transformers.BertModel(_hf_config()), 4)
     ours = from_hf(ref)
-    wrong = BertModel(dataclasses.replace(ours.config, gelu_approx="tanh"))
+    wrong = BertModel(dataclasses.replace(ours.config, hidden_act="gelu_tanh"))
     wrong.load_state_dict(ours.state_dict())
     wrong.eval()
     ids, types, mask = _inputs()
@@ -244,8 +246,8 @@ def test_mlm_decoder_is_tied_to_word_embeddings() -> None:
     state = model.state_dict()
     assert "cls.predictions.bias" in state
     assert not any("decoder" in k for k in state)   # una sola matriz E
-    assert bert.count_parameters(model) == sum(v.numel()
-                                               for v in state.values())
+    assert count_parameters(model) == sum(v.numel()
+                                          for v in state.values())
     ids = torch.randint(8, 50, (1, 4))
     with torch.no_grad():
         before = model(ids).mlm_logits
@@ -380,14 +382,16 @@ def test_mask_tokens_errors_in_spanish() -> None:
 
 def test_config_validation() -> None:
     with pytest.raises(ValueError, match="no es múltiplo"):
-        BertConfig(n_embd=30, n_head=4)
-    with pytest.raises(ValueError, match="gelu_approx"):
-        BertConfig(gelu_approx="quick")
+        BertConfig(hidden_size=30, num_attention_heads=4)
+    with pytest.raises(ValueError, match="hidden_act"):
+        BertConfig(hidden_act="quick")
     with pytest.raises(ValueError, match="preset desconocido"):
         BertConfig.preset("enorme")
-    assert BertConfig.preset("bert-base").n_embd == 768
+    assert BertConfig.preset("bert-base").hidden_size == 768
+    with pytest.raises(TypeError, match="no tiene los campos"):
+        BertConfig.preset("cpu", n_embd=64)    # el nombre antiguo
     with pytest.raises(dataclasses.FrozenInstanceError):
-        BertConfig().n_layer = 3
+        BertConfig().num_hidden_layers = 3
 
 
 def test_forward_input_errors_in_spanish() -> None:

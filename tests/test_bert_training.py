@@ -37,8 +37,10 @@ V, T = 40, 12
 
 
 def tiny_config() -> BertConfig:
-    return BertConfig(vocab_size=V, max_position=T, n_layer=1, n_head=2,
-                      n_embd=16, n_inner=32, dropout=0.0, attn_dropout=0.0)
+    return BertConfig(vocab_size=V, max_position_embeddings=T,
+                      num_hidden_layers=1, num_attention_heads=2,
+                      hidden_size=16, intermediate_size=32, dropout=0.0,
+                      attention_dropout=0.0)
 
 
 def toy_data(n: int = 64, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -158,10 +160,9 @@ def test_linear_schedule():
 
 def test_recipes():
     assert BertRecipe.preset("cpu").n_pairs == 800 * 32
-    gpu = BertRecipe.preset("gpu")
-    assert gpu.n_pairs == min(gpu.pretrain_steps * gpu.pretrain_batch,
-                              gpu.pretrain_pairs)
-    with pytest.raises(ValueError, match="receta desconocida"):
+    capped = BertRecipe.preset("cpu", pretrain_pairs=1000)
+    assert capped.n_pairs == 1000
+    with pytest.raises(ValueError, match="preset desconocido"):
         BertRecipe.preset("tpu")
     with pytest.raises(ValueError, match="pretrain_steps"):
         BertRecipe(pretrain_steps=0)

@@ -179,7 +179,8 @@ except Exception as exc:
 
 # Capítulo 5: ViT (parches y logits).
 try:
-    from course_lib.vit import ViT, ViTConfig, patchify
+    from course_lib.patches import patchify
+    from course_lib.vit import ViT, ViTConfig
 
     torch.manual_seed(0)
     vit = ViT(ViTConfig(image_size=8, patch_size=2, num_channels=1,
@@ -375,7 +376,7 @@ def test_course_lib_smoke_in_fresh_env(colab_env: dict) -> None:
     script = colab_env["tmp"] / "smoke.py"
     script.write_text(SMOKE, encoding="utf-8")
     env = {**colab_env["env"], "HF_HUB_OFFLINE": "1",
-           "COURSE_LIB_PRESET": "cpu", "MPLBACKEND": "Agg"}
+           "MPLBACKEND": "Agg"}
     start = time.perf_counter()
     proc = _run([colab_env["python"], str(script)], cwd=colab_env["tmp"],
                 env=env, what="la prueba rápida de course_lib")

@@ -36,17 +36,19 @@ def test_masking_reference_matches_course_lib() -> None:
 
 def test_padding_mask_reference_matches_the_model_mask() -> None:
     ids = torch.tensor([[2, 7, 8, 3, 0, 0], [2, 9, 3, 0, 0, 0]])
-    model = bert.BertModel(bert.BertConfig(vocab_size=20, n_embd=8,
-                                           n_head=2, n_inner=16,
-                                           n_layer=1))
+    model = bert.BertModel(bert.BertConfig(vocab_size=20, hidden_size=8,
+                                           num_attention_heads=2,
+                                           intermediate_size=16,
+                                           num_hidden_layers=1))
     _, mask = model._check_inputs(ids, None, (ids != 0).long())
     assert torch.equal(mask, ej.mascara_relleno.reference(ids, 0))
 
 
 def test_head_reference_matches_course_lib() -> None:
     torch.manual_seed(0)
-    cfg = bert.BertConfig(vocab_size=20, n_embd=8, n_head=2, n_inner=16,
-                          n_layer=1, dropout=0.0, attn_dropout=0.0)
+    cfg = bert.BertConfig(vocab_size=20, hidden_size=8, num_attention_heads=2,
+                          intermediate_size=16, num_hidden_layers=1,
+                          dropout=0.0, attention_dropout=0.0)
     model = bert.BertForSequenceClassification(cfg, num_labels=3).eval()
     ids = torch.randint(5, 20, (2, 6))
     h = model.bert(ids).last_hidden_state

@@ -4,7 +4,7 @@ común está en ``test_exercise_contract.py``)."""
 import torch
 
 from course_lib.exercises import cap05 as ej
-from course_lib.vit import patchify
+from course_lib.patches import patchify
 
 
 def test_patches_agree_with_course_lib() -> None:

@@ -116,7 +116,7 @@ def test_fusion_models_shapes_and_padding_invariance(name):
 
 def test_fusion_config_errors():
     with pytest.raises(ValueError, match="múltiplo"):
-        FusionConfig(dim=30)
+        FusionConfig(hidden_size=30)
     with pytest.raises(ValueError, match="múltiplo"):
         FusionConfig(patch_size=5)
     with pytest.raises(ValueError, match="uno por canal"):
@@ -127,7 +127,7 @@ def test_fusion_config_errors():
 
 def test_image_encoder_normalizes_pixels_per_channel():
     torch.manual_seed(0)
-    config = FusionConfig(n_layer=0)
+    config = FusionConfig(num_hidden_layers=0)
     encoder = ImageEncoder(config).eval()
     images = S.make_qa_data(4, seed=1, image_size=SIZE).images
     mean = torch.tensor(SHAPES_MEAN).view(1, 3, 1, 1)
@@ -161,7 +161,7 @@ def test_cross_attention_fusion_returns_text_to_image_weights():
     model = FUSION_MODELS["atención cruzada"]().eval()
     data, ids, lengths = _qa()
     logits, weights = model(data.images, ids, lengths, return_weights=True)
-    assert len(weights) == model.config.n_fusion_layer
+    assert len(weights) == model.config.num_fusion_layers
     assert weights[0].shape == (5, 4, ids.size(1), 9)   # N = 3 × 3
 
 

@@ -11,6 +11,7 @@ from torch.testing import assert_close
 
 from course_lib.char_tokenizer import CharTokenizer, train_val_split
 from course_lib.gpt import GPT, GPTConfig, next_token_probs
+from course_lib.layers import count_parameters
 from course_lib.lm_training import (
     LMTrainConfig,
     evaluate_loss,
@@ -29,9 +30,9 @@ def _ids(B: int, T: int, V: int, seed: int = 0) -> torch.Tensor:
 
 def test_config_is_frozen_and_validates(tiny_gpt_config) -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
-        tiny_gpt_config.n_layer = 3  # type: ignore[misc]
+        tiny_gpt_config.num_hidden_layers = 3  # type: ignore[misc]
     with pytest.raises(ValueError, match="múltiplo"):
-        GPTConfig(n_embd=30, n_head=4)
+        GPTConfig(hidden_size=30, num_attention_heads=4)
     with pytest.raises(ValueError, match="dropout"):
         GPTConfig(dropout=1.0)
     with pytest.raises(ValueError, match="preset desconocido"):
@@ -40,9 +41,10 @@ def test_config_is_frozen_and_validates(tiny_gpt_config) -> None:
 
 def test_anchor_preset_has_about_632k_parameters() -> None:
     model = GPT(GPTConfig.preset("anchor"))
-    assert abs(model.num_parameters() - 632_000) < 15_000
+    assert abs(count_parameters(model) - 632_000) < 15_000
     cfg = model.config
-    assert (cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.block_size,
+    assert (cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads,
+            cfg.max_position_embeddings,
             cfg.dropout) == (3, 128, 4, 128, 0.2)
 
 
@@ -60,7 +62,7 @@ def test_weight_tying_and_state_dict_holds_only_parameters(
 def test_from_hf_matches_transformers_logits(hf_tiny_gpt2) -> None:
     hf = hf_tiny_gpt2
     ours = GPT.from_hf(hf).eval()
-    assert ours.config.gelu_approx == "tanh"
+    assert ours.config.hidden_act == "gelu_tanh"
     assert ours.lm_head.weight is ours.wte.weight
     idx = _ids(3, 16, V=50)
     with torch.no_grad():
@@ -83,7 +85,7 @@ def test_exact_gelu_would_be_visible(hf_tiny_gpt2) -> None:
     # Con la GELU exacta en vez de la tanh, la diferencia supera la
     # tolerancia: la prueba anterior sí distingue las dos.
     hf = hf_tiny_gpt2
-    wrong = GPT.from_hf(hf, gelu_approx="none").eval()
+    wrong = GPT.from_hf(hf, hidden_act="gelu").eval()
     idx = _ids(2, 16, V=50)
     with torch.no_grad():
         diff = (wrong(idx)[0] - hf(idx).logits).abs().max()
@@ -117,7 +119,7 @@ def test_fused_and_textbook_attention_agree(tiny_gpt) -> None:
 
 def test_attention_is_scaled_by_head_dim(tiny_gpt) -> None:
     model = tiny_gpt.eval()
-    C, H = model.config.n_embd, model.config.n_head
+    C, H = model.config.hidden_size, model.config.num_attention_heads
     x = torch.randn(1, 5, C)
     attn = model.h[0].attn
     _, weights = attn(x, return_weights=True)
@@ -162,10 +164,10 @@ def test_return_weights_gives_one_causal_map_per_layer(tiny_gpt) -> None:
     cfg = model.config
     logits, loss, maps = model(_ids(2, 6, cfg.vocab_size),
                                return_weights=True)
-    assert loss is None and len(maps) == cfg.n_layer
+    assert loss is None and len(maps) == cfg.num_hidden_layers
     for w in maps:
-        assert w.shape == (2, cfg.n_head, 6, 6)
-        assert_close(w.sum(-1), torch.ones(2, cfg.n_head, 6))
+        assert w.shape == (2, cfg.num_attention_heads, 6, 6)
+        assert_close(w.sum(-1), torch.ones(2, cfg.num_attention_heads, 6))
         assert (w.triu(1) == 0).all()
 
 
@@ -173,12 +175,12 @@ def test_return_weights_gives_one_causal_map_per_layer(tiny_gpt) -> None:
 
 def test_bad_inputs_raise_spanish_errors(tiny_gpt) -> None:
     model = tiny_gpt
-    V, T = model.config.vocab_size, model.config.block_size
+    V, T = model.config.vocab_size, model.config.max_position_embeddings
     with pytest.raises(ValueError, match="fuera del vocabulario"):
         model(torch.tensor([[0, V]]))
     with pytest.raises(ValueError, match="fuera del vocabulario"):
         model(torch.tensor([[-1, 0]]))
-    with pytest.raises(ValueError, match=f"block_size={T}"):
+    with pytest.raises(ValueError, match=f"max_position_embeddings=\n?{T}"):
         model(_ids(1, T + 1, V))
     with pytest.raises(TypeError, match="tensor de enteros"):
         model(torch.zeros(1, 4))
@@ -233,7 +235,7 @@ def test_top_k_and_top_p_restrict_the_support() -> None:
 def test_generate_with_top_k_one_is_greedy_and_crops_the_context(
         tiny_gpt) -> None:
     model = tiny_gpt.eval()
-    T = model.config.block_size
+    T = model.config.max_position_embeddings
     idx = _ids(1, T + 4, model.config.vocab_size)  # se recorta a T
     out = model.generate(idx, 5, top_k=1)
     ctx = out[:, -(T + 5):-5][:, -T:]
@@ -292,8 +294,9 @@ def test_training_lowers_the_loss_and_is_deterministic() -> None:
     text = "abcabcabdabcabcabd" * 40
     tok = CharTokenizer.from_text(text)
     train, val = train_val_split(tok.encode(text))
-    config = GPTConfig(vocab_size=tok.vocab_size, block_size=8, n_layer=1,
-                       n_head=2, n_embd=16)
+    config = GPTConfig(vocab_size=tok.vocab_size, max_position_embeddings=8,
+                       num_hidden_layers=1,
+                       num_attention_heads=2, hidden_size=16)
     recipe = LMTrainConfig(steps=60, batch_size=8, lr=1e-2, min_lr=1e-3,
                            warmup_steps=5, eval_every=30, eval_tokens=64)
     results = []
@@ -334,7 +337,7 @@ def test_benchmark_prints_table_and_json(tmp_path, capsys) -> None:
     data = json.loads(out.read_text(encoding="utf-8"))
     row = data["rows"][0]
     per_step = (LMTrainConfig.preset("cpu").batch_size
-                * GPTConfig.preset("cpu").block_size)
+                * GPTConfig.preset("cpu").max_position_embeddings)
     assert row["steps"] == 2 and row["tokens_seen"] == 2 * per_step
     assert row["val_loss"] > 3.0 and row["tokens_per_s"] > 0
     assert {"date", "torch", "loadavg", "title"} <= set(data["metadata"])

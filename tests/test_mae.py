@@ -14,7 +14,8 @@ from course_lib.mae import (
     random_masking,
     sincos_2d_positions,
 )
-from course_lib.vit import ViT, ViTConfig, patchify, unpatchify
+from course_lib.patches import patchify, unpatchify
+from course_lib.vit import ViT, ViTConfig
 
 transformers = pytest.importorskip("transformers")
 

@@ -369,8 +369,9 @@ def test_train_seq2seq_is_the_old_loop() -> None:
 
     def build() -> Transformer:
         return Transformer(TransformerConfig(
-            src_vocab_size=13, tgt_vocab_size=20, dim=32, n_head=4,
-            ffn_dim=64, max_len=12))
+            src_vocab_size=13, tgt_vocab_size=20, hidden_size=32,
+            num_attention_heads=4,
+            intermediate_size=64, max_position_embeddings=12))
     g = _gen(7)
     src = torch.randint(3, 13, (32, 5), generator=g)
     labels = torch.cat([src, torch.full((32, 1), 2)], dim=1)
@@ -520,7 +521,7 @@ def _reference_lm(model, train_data, val_data, config, *, generator):
         cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
         return config.min_lr + (config.lr - config.min_lr) * cosine
 
-    block_size = model.config.block_size
+    block_size = model.config.max_position_embeddings
     device = next(model.parameters()).device
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW([
@@ -562,8 +563,9 @@ def test_train_lm_is_the_old_loop(options) -> None:
 
     data = torch.randint(0, 11, (300,), generator=_gen(13))
     train, val = data[:240], data[240:]
-    config = GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2,
-                       n_embd=16)
+    config = GPTConfig(vocab_size=11, max_position_embeddings=8,
+                       num_hidden_layers=1, num_attention_heads=2,
+                       hidden_size=16)
     recipe = LMTrainConfig(steps=9, batch_size=4, lr=1e-2, min_lr=1e-3,
                            warmup_steps=3, eval_every=4, eval_tokens=32,
                            **options)
@@ -690,7 +692,8 @@ def _reference_captioner(model, images, input_ids, *, steps, batch_size,
 def _small_fusion():
     from course_lib.fusion import FusionConfig
 
-    return FusionConfig(dim=16, n_head=2, n_fusion_layer=1)
+    return FusionConfig(hidden_size=16, num_attention_heads=2,
+                        num_fusion_layers=1)
 
 
 @pytest.mark.parametrize("kind", ["tardía", "atención cruzada"])

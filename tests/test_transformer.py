@@ -24,8 +24,8 @@ TOL = dict(rtol=1e-4, atol=1e-5)
 
 def _inputs(cfg, seed=0):
     g = torch.Generator().manual_seed(seed)
-    src = torch.randn(3, 7, cfg.dim, generator=g)  # (B, S, C)
-    tgt = torch.randn(3, 5, cfg.dim, generator=g)  # (B, T, C)
+    src = torch.randn(3, 7, cfg.hidden_size, generator=g)  # (B, S, C)
+    tgt = torch.randn(3, 5, cfg.hidden_size, generator=g)  # (B, T, C)
     src_valid = torch.tensor([[1] * 7, [1] * 4 + [0] * 3, [1] * 6 + [0]],
                              dtype=torch.bool)  # (B, S)
     tgt_valid = torch.tensor([[1] * 5, [1] * 3 + [0] * 2, [1] * 5],
@@ -40,10 +40,12 @@ def _pair(cfg, kind, norm_first, activation="relu"):
         "enc": (EncoderLayer, nn.TransformerEncoderLayer),
         "dec": (DecoderLayer, nn.TransformerDecoderLayer),
     }[kind]
-    ref = ref_cls(cfg.dim, cfg.n_head, cfg.ffn_dim, dropout=0.0,
+    ref = ref_cls(cfg.hidden_size, cfg.num_attention_heads,
+                  cfg.intermediate_size, dropout=0.0,
                   activation=activation, batch_first=True,
                   norm_first=norm_first).eval()
-    ours = cls(cfg.dim, cfg.n_head, ffn_dim=cfg.ffn_dim,
+    ours = cls(cfg.hidden_size, cfg.num_attention_heads,
+               ffn_dim=cfg.intermediate_size,
                activation=activation, norm_first=norm_first).eval()
     ours.load_torch_weights(ref)
     return ours, ref
@@ -92,9 +94,9 @@ def test_decoder_layer_matches_torch(tiny_transformer_config, norm_first,
                         return_weights=True)
     assert_close(got, expected, **TOL)
     assert (got - expected).abs().max() <= 1e-5
-    assert weights.shape == (3, cfg.n_head, T, 7)
+    assert weights.shape == (3, cfg.num_attention_heads, T, 7)
     assert (weights[1, ..., 4:] == 0).all()   # relleno de la fuente
-    assert_close(weights.sum(-1), torch.ones(3, cfg.n_head, T))
+    assert_close(weights.sum(-1), torch.ones(3, cfg.num_attention_heads, T))
 
 
 @pytest.mark.parametrize("kind", ["enc", "dec"])
@@ -111,7 +113,8 @@ def test_to_torch_roundtrip(tiny_transformer_config, kind, norm_first):
         mask = causal_mask(5)
         assert_close(ours(y, memory, mask),
                      ref(y, memory, tgt_mask=~mask), **TOL)
-    again = type(ours)(cfg.dim, cfg.n_head, ffn_dim=cfg.ffn_dim,
+    again = type(ours)(cfg.hidden_size, cfg.num_attention_heads,
+                       ffn_dim=cfg.intermediate_size,
                        activation="gelu", norm_first=norm_first)
     again.load_torch_weights(ref)
     for a, b in zip(ours.state_dict().values(),
@@ -128,13 +131,14 @@ def test_parameter_names_map_onto_torch_layers(tiny_transformer_config):
 
 
 def test_incompatible_torch_layer_is_rejected(tiny_transformer_config):
-    C, H, F = (tiny_transformer_config.dim, tiny_transformer_config.n_head,
-               tiny_transformer_config.ffn_dim)
+    C, H, F = (tiny_transformer_config.hidden_size,
+               tiny_transformer_config.num_attention_heads,
+               tiny_transformer_config.intermediate_size)
     ours = EncoderLayer(C, H, ffn_dim=F, norm_first=True)
     ref = nn.TransformerEncoderLayer(C, H, F, batch_first=True)
     with pytest.raises(ValueError, match="incompatible"):
         ours.load_torch_weights(ref)
-    with pytest.raises(ValueError, match="activación desconocida"):
+    with pytest.raises(ValueError, match="desconocid"):
         EncoderLayer(C, H, ffn_dim=F, activation="tanh")
 
 
@@ -142,17 +146,21 @@ def test_incompatible_torch_layer_is_rejected(tiny_transformer_config):
 
 def test_config_validates_and_presets():
     cpu = TransformerConfig.preset("cpu")
-    assert not cpu.norm_first and cpu.dim == 64
-    gpu = TransformerConfig.preset("gpu", norm_first=True)
-    assert gpu.dim > cpu.dim and gpu.norm_first
+    assert not cpu.norm_first and cpu.hidden_size == 64
+    pre_norm = TransformerConfig.preset("cpu", norm_first=True)
+    assert pre_norm.norm_first and pre_norm.hidden_size == cpu.hidden_size
     with pytest.raises(dataclasses.FrozenInstanceError):
-        cpu.dim = 8
+        cpu.hidden_size = 8  # type: ignore[misc]
     with pytest.raises(ValueError, match="preset desconocido"):
         TransformerConfig.preset("tpu")
-    with pytest.raises(ValueError, match="múltiplo de n_head"):
-        TransformerConfig(dim=30, n_head=4)
+    with pytest.raises(ValueError, match="múltiplo de num_attention_heads"):
+        TransformerConfig(hidden_size=30, num_attention_heads=4)
     with pytest.raises(ValueError, match="entero >= 1"):
-        TransformerConfig(n_encoder_layers=0)
+        TransformerConfig(num_encoder_layers=0)
+    with pytest.raises(ValueError, match="desconocido para hidden_act"):
+        TransformerConfig(hidden_act="tanh")
+    with pytest.raises(ValueError, match="debe ser par"):
+        TransformerConfig(hidden_size=9, num_attention_heads=3)
     with pytest.raises(ValueError, match="dropout"):
         TransformerConfig(dropout=1.0)
 
@@ -228,7 +236,7 @@ def test_bad_inputs_raise_spanish_errors(make_tiny_transformer):
         model(src.float(), tgt)
     with pytest.raises(ValueError, match="fuera del vocabulario"):
         model(src, tgt + 100)
-    with pytest.raises(ValueError, match="max_len=12"):
+    with pytest.raises(ValueError, match="max_position_embeddings=12"):
         model(torch.randint(3, 13, (2, 13)), tgt)
     with pytest.raises(ValueError, match="mismo lote"):
         model(src[:1], tgt)

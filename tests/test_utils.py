@@ -1,5 +1,6 @@
 """Pruebas de course_lib.utils."""
 
+import dataclasses
 import os
 import random
 import time
@@ -8,7 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.utils import Timer, choose_preset, get_device, seed_everything
+from course_lib.utils import (
+    Timer,
+    check_config,
+    from_preset,
+    get_device,
+    seed_everything,
+)
 
 
 def test_seed_everything_is_reproducible():
@@ -29,15 +36,23 @@ def test_seed_rejects_bad_values():
         seed_everything(1.5)
 
 
-def test_preset_choice(monkeypatch):
-    monkeypatch.delenv("COURSE_LIB_PRESET", raising=False)
-    expected = "gpu" if torch.cuda.is_available() else "cpu"
-    assert choose_preset() == expected
-    monkeypatch.setenv("COURSE_LIB_PRESET", "gpu")
-    assert choose_preset() == "gpu"
-    assert choose_preset("cpu") == "cpu"
-    with pytest.raises(ValueError, match="preset desconocido"):
-        choose_preset("tpu")
+@dataclasses.dataclass(frozen=True)
+class _Config:
+    width: int = 8
+    depth: int = 1
+
+
+def test_from_preset_applies_changes_and_names_what_it_expects():
+    presets = {"small": {"width": 4}, "deep": {"depth": 6}}
+    assert from_preset(_Config, presets, "small", {}) == _Config(4, 1)
+    assert from_preset(_Config, presets, "deep", {"width": 2}) == _Config(
+        2, 6)
+    with pytest.raises(ValueError, match=r"preset desconocido 'tpu'.*"
+                       r"se esperaba uno de \['deep', 'small'\]"):
+        from_preset(_Config, presets, "tpu", {})
+    with pytest.raises(TypeError, match=r"no tiene los campos \['n_embd'\]"
+                       r"; se esperaba alguno de \['depth', 'width'\]"):
+        from_preset(_Config, presets, "small", {"n_embd": 3})
 
 
 def test_device_choice():
@@ -81,3 +96,33 @@ def test_stored_results_are_found_from_root_and_notebooks(tmp_path,
     monkeypatch.chdir(tmp_path / "notebooks")
     assert stored_results("x.json") == {"rows": [1]}
     assert stored_results("falta.json") is None
+
+
+@pytest.mark.parametrize("changes, error, message", [
+    ({"width": 0}, ValueError, "width debe ser un entero >= 1"),
+    ({"width": 2.5}, TypeError, "width debe ser un entero"),
+    ({"drop": 1.0}, ValueError, r"drop debe estar en \[0, 1\); vale 1.0"),
+    ({"act": "swish"}, ValueError,
+     r"desconocido para act: se recibió 'swish'; se esperaba uno de "
+     r"\('gelu', 'relu'\)"),
+    ({"width": 6, "heads": 4}, ValueError,
+     "width=6 no es múltiplo de heads=4"),
+])
+def test_check_config_names_the_field_and_what_it_expects(
+        changes, error, message):
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        width: int = 8
+        heads: int = 2
+        drop: float = 0.1
+        act: str = "gelu"
+
+        def __post_init__(self):
+            check_config(self, positive=("width", "heads"),
+                         fractions=("drop",),
+                         choices={"act": ("gelu", "relu")},
+                         multiples=[("width", "heads")])
+
+    Config()                          # la de por defecto es válida
+    with pytest.raises(error, match=message):
+        Config(**changes)

@@ -8,14 +8,8 @@ import torch
 from safetensors.torch import load_file
 from torch.testing import assert_close
 
-from course_lib.vit import (
-    HF_V5_RENAMES,
-    PatchEmbedding,
-    ViT,
-    ViTConfig,
-    patchify,
-    unpatchify,
-)
+from course_lib.patches import PatchEmbedding, patchify, unpatchify
+from course_lib.vit import HF_V5_RENAMES, ViT, ViTConfig
 
 transformers = pytest.importorskip("transformers")
 
@@ -46,7 +40,7 @@ def test_logits_match_transformers(channels, size, P):
     x = torch.randn(3, channels, size, size)
     with torch.no_grad():
         ref = hf(x, output_attentions=True)
-        logits, attentions = ours(x, return_attentions=True)
+        logits, attentions = ours(x, return_weights=True)
     assert (logits - ref.logits).abs().max() <= 1e-5
     assert len(attentions) == len(ref.attentions) == 2
     for a, b in zip(attentions, ref.attentions, strict=True):
@@ -58,7 +52,7 @@ def test_loads_checkpoint_keys_from_safetensors(tmp_path):
     hf.save_pretrained(tmp_path)
     state = load_file(tmp_path / "model.safetensors")
     assert "vit.encoder.layer.0.attention.attention.query.weight" in state
-    ours = ViT(ViTConfig.from_hf(hf.config))
+    ours = ViT(ViTConfig.from_hf_config(hf.config))
     ours.load_hf_state_dict(state)   # claves del archivo, strict=True
     assert set(ours.state_dict()) == set(state)
     x = torch.randn(2, 3, 8, 8)
@@ -76,7 +70,7 @@ def test_strict_load_rejects_missing_or_extra_keys():
 
 def test_renames_cover_every_v5_attribute():
     hf = _hf_vit()
-    ours = set(ViT(ViTConfig.from_hf(hf.config)).state_dict())
+    ours = set(ViT(ViTConfig.from_hf_config(hf.config)).state_dict())
     theirs = set(hf.state_dict())
     renamed = set()
     for key in theirs:
@@ -158,7 +152,7 @@ def test_shapes_attentions_and_pooling():
     torch.manual_seed(0)
     model = ViT(ViTConfig.preset("digits")).eval()
     x = torch.rand(4, 1, 8, 8)
-    logits, attentions = model(x, return_attentions=True)
+    logits, attentions = model(x, return_weights=True)
     assert logits.shape == (4, 10)
     assert len(attentions) == 4
     assert attentions[0].shape == (4, 4, 17, 17)
@@ -206,8 +200,8 @@ def test_patch_size_must_divide_image():
 @pytest.mark.parametrize("changes, message", [
     (dict(image_size=10, patch_size=4), "no es múltiplo de patch_size"),
     (dict(hidden_size=30), "no es múltiplo de num_attention_heads"),
-    (dict(hidden_act="relu"), "desconocida"),
-    (dict(pooling="max"), "desconocido"),
+    (dict(hidden_act="swish"), "desconocido para hidden_act"),
+    (dict(pooling="max"), "desconocido para pooling"),
     (dict(dropout=1.0), r"\[0, 1\)"),
     (dict(num_hidden_layers=0), "entero >= 1"),
 ])

@@ -78,12 +78,11 @@ def stamp(path: Path, url: str | None = None) -> bool:
 def execute(path: Path, timeout: int = 900) -> float:
     """Ejecuta el cuaderno en un kernel nuevo y guarda las salidas.
 
-    Devuelve los segundos de pared. Se fuerza el preset «cpu» y el modo
+    Devuelve los segundos de pared. Se fuerza el modo
     sin red para que las salidas guardadas sean las que comprueba la CI.
     """
     from nbclient import NotebookClient
 
-    os.environ["COURSE_LIB_PRESET"] = "cpu"
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ.setdefault("PYTHONHASHSEED", "0")
     nb = nbformat.read(path, as_version=4)
