@@ -79,6 +79,13 @@ COLUMNS = {
     "speed_vs_reference": ("velocidad / referencia", "{:.2f}"),
     "train_loss": ("pérdida de entrenamiento", "{:.4f}"),
     "val_loss": ("pérdida de validación", "{:.4f}"),
+    "labels": ("etiquetas", "{:,}"),
+    "pretrained_mean": ("BERT del curso", "{:.3f}"),
+    "pretrained_std": ("± (del curso)", "{:.3f}"),
+    "scratch_mean": ("BERT desde cero", "{:.3f}"),
+    "scratch_std": ("± (desde cero)", "{:.3f}"),
+    "tfidf_mean": ("TF-IDF", "{:.3f}"),
+    "tfidf_std": ("± (TF-IDF)", "{:.3f}"),
 }
 # Con una sola fila y más columnas que estas, la tabla se traspone
 # (medida | valor): se lee mejor que una fila muy ancha.

@@ -128,7 +128,8 @@ class Recipe:
     tokenizer: Callable[[dict[str, Any]], Any] | None = None
 
 
-# nombre -> receta. Los capítulos 3, 4, 6, 7 y 8 añaden aquí las suyas.
+# nombre -> receta. Cada modelo vive en su módulo, que se registra al
+# final de este (los módulos importan ``Recipe`` de aquí).
 REGISTRY: dict[str, Recipe] = {}
 
 
@@ -208,7 +209,9 @@ def train(name: str, *, folder: str | Path | None = None,
     start = time.perf_counter()
     metrics = recipe.train(model, recipe.config, run)
     seconds = time.perf_counter() - start
-    tensors = {k: v.detach().cpu().contiguous()
+    dtype = getattr(torch, recipe.config.get("dtype", "float32"))
+    tensors = {k: (v.to(dtype) if v.is_floating_point() else v)
+               .detach().cpu().contiguous()
                for k, v in model.state_dict().items()}
     data = save_safetensors(tensors)
     if len(data) > MAX_BYTES:
@@ -283,5 +286,23 @@ def main(argv: list[str] | None = None) -> None:
     train(args.name, folder=args.out, device=args.device)
 
 
+def _register() -> None:
+    from course_lib import bert_quijote
+
+    REGISTRY["bert-quijote"] = Recipe(
+        name="bert-quijote",
+        description="BERT (MLM + NSP) preentrenado en el Quijote, cap. 3",
+        config=bert_quijote.CONFIG, build=bert_quijote.build,
+        train=bert_quijote.train, evaluate=bert_quijote.evaluate,
+        tolerance=bert_quijote.TOLERANCE, tokenizer=bert_quijote.tokenizer)
+
+
+_register()
+
+
 if __name__ == "__main__":
-    main()
+    # Con ``python -m`` este archivo es ``__main__``: se usa el módulo del
+    # paquete para que el registro y las recetas sean uno solo.
+    from course_lib.checkpoints import main as package_main
+
+    package_main()

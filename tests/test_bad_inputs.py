@@ -22,6 +22,8 @@ from course_lib import (
     attention,
     bert,
     bert_data,
+    bert_quijote,
+    bert_tasks,
     bert_training,
     captioner,
     char_tokenizer,
@@ -777,6 +779,10 @@ CASES: list[tuple[str, Callable[[], object], type, tuple[str, ...]]] = [
      ("hidden_act", "'gelu'")),
     ("layers-count-str", lambda: layers.count_parameters("gpt2"), TE,
      ("nn.Module", "str")),
+    ("bert-quijote-split", lambda: bert_quijote.spans("dev", n_words=20),
+     VE, ("'train'", "'dev'")),
+    ("bert-tasks-str", lambda: bert_tasks.swap_task("un texto"), TE,
+     ("único str",)),
 ]
 
 _IDS = [c[0] for c in CASES]

@@ -215,3 +215,29 @@ def test_fusion_writes_a_table_the_book_can_show(tmp_path) -> None:
     for s in meta["summary"]:
         assert 0 <= s["collapsed"] <= s["n_seeds"] == 2
         assert 0 <= s["plateau"] <= 2
+
+
+# --- benchmarks/bert_finetune.py -------------------------------------------
+
+def test_bert_finetune_draws_balanced_label_sets() -> None:
+    bench = _load("bert_finetune")
+    import torch
+
+    labels = torch.tensor([0] * 30 + [1] * 70)
+    idx = bench.balanced_subset(labels, 20, seed=0)
+    assert len(idx) == len(set(idx.tolist())) == 20
+    assert int(labels[idx].sum()) == 10              # 10 y 10
+    assert torch.equal(idx, bench.balanced_subset(labels, 20, seed=0))
+    assert not torch.equal(idx, bench.balanced_subset(labels, 20, seed=1))
+    assert torch.equal(bench.balanced_subset(labels, None, seed=0),
+                       torch.arange(100))
+
+
+@pytest.mark.parametrize("task", ["alterado", "parte"])
+def test_bert_finetune_tasks_keep_test_blocks_apart(task) -> None:
+    bench = _load("bert_finetune")
+    x_train, y_train, x_test, y_test = bench.task_data(task, n_test=500)
+    assert len(x_test) == len(y_test) == 500
+    assert len(x_train) == len(y_train) > 10_000
+    assert set(y_train.tolist()) == set(y_test.tolist()) == {0, 1}
+    assert not set(x_test) & set(x_train)          # bloques distintos
