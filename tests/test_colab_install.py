@@ -139,7 +139,7 @@ try:
         generator=torch.Generator().manual_seed(0))
     torch.manual_seed(0)
     bert = BertForPreTraining(BertConfig.preset(
-        "cpu", vocab_size=4000, max_position=64)).eval()
+        "cpu", vocab_size=4000, max_position_embeddings=64)).eval()
     with torch.no_grad():
         out = bert(masked, torch.tensor([enc.type_ids]))
     assert out[0].shape == (1, len(enc.ids), 4000), tuple(out[0].shape)
