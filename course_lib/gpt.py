@@ -38,6 +38,7 @@ from course_lib.utils import (
     check_int,
     check_targets,
     check_tensor,
+    describe,
     from_preset,
 )
 
@@ -87,6 +88,44 @@ GPT_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+@dataclass
+class LayerCache:
+    """Las claves y los valores de una capa para los tokens ya vistos:
+    (B, H, T_pasado, D) cada uno, o ``None`` antes del primer paso."""
+
+    keys: Tensor | None = None
+    values: Tensor | None = None
+
+    def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Añade las claves y valores (B, H, T, D) de los tokens nuevos y
+        devuelve los de toda la secuencia, (B, H, T_pasado + T, D)."""
+        if self.keys is not None:
+            k = torch.cat([self.keys, k], dim=2)
+            v = torch.cat([self.values, v], dim=2)
+        self.keys, self.values = k, v
+        return k, v
+
+
+class KVCache:
+    """Caché de claves y valores (*KV cache*) para generar token a token.
+
+    Libro: capítulo 4, «Generar deprisa». En un modelo causal, la clave y
+    el valor de un token no cambian cuando llegan tokens nuevos (solo
+    atienden hacia atrás): se calculan una vez y se guardan. Cada paso de
+    la generación procesa entonces **un** token nuevo en vez de todo el
+    contexto. ``GPT.forward(idx, cache=...)`` la rellena.
+    """
+
+    def __init__(self, num_layers: int) -> None:
+        check_int(num_layers, "num_layers")
+        self.layers = [LayerCache() for _ in range(num_layers)]
+
+    def __len__(self) -> int:
+        """Tokens ya guardados (los mismos en todas las capas)."""
+        keys = self.layers[0].keys
+        return 0 if keys is None else keys.size(2)
+
+
 class CausalSelfAttention(nn.Module):
     """Autoatención multi-cabeza causal: el token t solo ve 0..t.
 
@@ -110,17 +149,27 @@ class CausalSelfAttention(nn.Module):
                              causal_mask(config.max_position_embeddings),
                              persistent=False)
 
-    def forward(self, x: Tensor, return_weights: bool = False
+    def forward(self, x: Tensor, return_weights: bool = False,
+                cache: LayerCache | None = None
                 ) -> tuple[Tensor, Tensor | None]:
-        """Devuelve ``(salida (B, T, C), pesos (B, H, T, T) o None)``."""
+        """Devuelve ``(salida (B, T, C), pesos (B, H, T, S) o None)``.
+
+        Sin caché, S = T. Con ``cache`` (los S − T tokens anteriores ya
+        procesados), las consultas son solo las de los T tokens nuevos y
+        las claves y valores, los de los S tokens.
+        """
         T = x.size(1)
         q, k, v = self.c_attn(x).split(self.n_embd, dim=2)  # 3 × (B, T, C)
         q = split_heads(q, self.n_head)  # (B, H, T, D)
         k = split_heads(k, self.n_head)  # (B, H, T, D)
         v = split_heads(v, self.n_head)  # (B, H, T, D)
+        if cache is not None:
+            k, v = cache.append(k, v)    # (B, H, S, D): pasado + nuevos
+        S = k.size(2)
         p = self.dropout if self.training else 0.0
+        # El token nuevo i está en la posición S − T + i: ve hasta ella.
         out, weights = scaled_dot_product_attention(
-            q, k, v, self.causal[:T, :T], dropout_p=p,
+            q, k, v, self.causal[S - T:S, :S], dropout_p=p,
             fused=self.fused and not return_weights,
         )  # (B, H, T, D)
         out = self.resid_dropout(self.c_proj(merge_heads(out)))  # (B, T, C)
@@ -155,9 +204,10 @@ class Block(nn.Module):
                                  bias=config.bias)
         self.mlp = MLP(config)
 
-    def forward(self, x: Tensor, return_weights: bool = False
+    def forward(self, x: Tensor, return_weights: bool = False,
+                cache: LayerCache | None = None
                 ) -> tuple[Tensor, Tensor | None]:
-        attended, weights = self.attn(self.ln_1(x), return_weights)
+        attended, weights = self.attn(self.ln_1(x), return_weights, cache)
         x = x + attended                 # conexión residual
         x = x + self.mlp(self.ln_2(x))   # (B, T, C)
         return x, weights
@@ -216,14 +266,32 @@ class GPT(nn.Module):
         targets: Tensor | None = None,
         *,
         return_weights: bool = False,
+        cache: KVCache | None = None,
     ) -> tuple[Tensor, Tensor | None] | tuple[Tensor, Tensor | None,
                                               list[Tensor]]:
         """idx: (B, T) ids; targets: (B, T) el siguiente token de cada
         posición (o None). Devuelve ``(logits (B, T, V), pérdida o None)``
         y, con ``return_weights=True``, también la lista de pesos de
-        atención (B, H, T, T), uno por capa.
+        atención (B, H, T, S), uno por capa.
+
+        Con ``cache`` (una ``KVCache``), ``idx`` son solo los tokens
+        **nuevos**: ocupan las posiciones siguientes a las ya guardadas,
+        y sus claves y valores se añaden a la caché.
         """
         B, T = self._check_ids(idx).shape
+        past = 0
+        if cache is not None:
+            if not isinstance(cache, KVCache) or len(cache.layers) != len(
+                    self.h):
+                raise TypeError(
+                    f"cache debe ser una KVCache de {len(self.h)} capas; se "
+                    f"recibió {describe(cache)}")
+            past = len(cache)
+            if past + T > self.config.max_position_embeddings:
+                raise ValueError(
+                    f"la caché ya tiene {past} tokens y llegan {T}: no "
+                    f"caben en el contexto de max_position_embeddings="
+                    f"{self.config.max_position_embeddings}")
         if targets is not None:
             targets = check_tensor(targets, "targets", shape="(B, T)",
                                    dtype_kind="int")
@@ -231,11 +299,12 @@ class GPT(nn.Module):
                 raise ValueError(
                     f"targets debe tener la forma de idx {tuple(idx.shape)};"
                     f" se recibió {tuple(targets.shape)}")
-        pos = torch.arange(T, device=idx.device)  # (T,)
+        pos = torch.arange(past, past + T, device=idx.device)  # (T,)
         x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, C)
         maps = []
-        for block in self.h:
-            x, weights = block(x, return_weights)
+        for i, block in enumerate(self.h):
+            x, weights = block(x, return_weights,
+                               None if cache is None else cache.layers[i])
             maps.append(weights)
         logits = self.lm_head(self.ln_f(x))  # (B, T, V)
         loss = None
@@ -254,6 +323,7 @@ class GPT(nn.Module):
         top_k: int | None = None,
         top_p: float | None = None,
         generator: torch.Generator | None = None,
+        use_cache: bool = True,
     ) -> Tensor:
         """Añade ``max_new_tokens`` tokens muestreados a idx (B, T).
 
@@ -262,6 +332,12 @@ class GPT(nn.Module):
         divide los logits entre ``temperature``, se queda con los ``top_k``
         más probables y/o con el núcleo de probabilidad ``top_p`` y
         muestrea con ``generator`` (reproducible).
+
+        Con ``use_cache`` (por defecto) guarda las claves y valores en una
+        ``KVCache`` y cada paso procesa solo el último token: los mismos
+        tokens que sin caché, más deprisa. Cuando la secuencia ya no cabe
+        en el contexto, la ventana se desplaza y cada token cambia de
+        posición: desde ahí se recalcula la ventana entera en cada paso.
         """
         check_int(max_new_tokens, "max_new_tokens", minimum=0)
         self._check_ids(idx[:, -self.config.max_position_embeddings:]
@@ -269,10 +345,18 @@ class GPT(nn.Module):
                         else idx)
         was_training = self.training
         self.eval()
+        limit = self.config.max_position_embeddings
+        cache = None
         for _ in range(max_new_tokens):
-            # (B, ≤ max_position_embeddings): lo que cabe en el contexto
-            context = idx[:, -self.config.max_position_embeddings:]
-            logits, _ = self(context)
+            if use_cache and idx.size(1) <= limit:
+                if cache is None:                  # el prompt, de una vez
+                    cache = KVCache(len(self.h))
+                    logits, _ = self(idx, cache=cache)
+                else:                              # solo el token nuevo
+                    logits, _ = self(idx[:, -1:], cache=cache)
+            else:
+                # (B, ≤ limit): lo que cabe en el contexto
+                logits, _ = self(idx[:, -limit:])
             probs = next_token_probs(logits[:, -1], temperature=temperature,
                                      top_k=top_k, top_p=top_p)  # (B, V)
             nxt = torch.multinomial(probs, 1, generator=generator)  # (B, 1)

@@ -219,20 +219,6 @@ def test_fusion_writes_a_table_the_book_can_show(tmp_path) -> None:
 
 # --- benchmarks/bert_finetune.py -------------------------------------------
 
-def test_bert_finetune_draws_balanced_label_sets() -> None:
-    bench = _load("bert_finetune")
-    import torch
-
-    labels = torch.tensor([0] * 30 + [1] * 70)
-    idx = bench.balanced_subset(labels, 20, seed=0)
-    assert len(idx) == len(set(idx.tolist())) == 20
-    assert int(labels[idx].sum()) == 10              # 10 y 10
-    assert torch.equal(idx, bench.balanced_subset(labels, 20, seed=0))
-    assert not torch.equal(idx, bench.balanced_subset(labels, 20, seed=1))
-    assert torch.equal(bench.balanced_subset(labels, None, seed=0),
-                       torch.arange(100))
-
-
 @pytest.mark.parametrize("task", ["alterado", "parte"])
 def test_bert_finetune_tasks_keep_test_blocks_apart(task) -> None:
     bench = _load("bert_finetune")
@@ -241,3 +227,20 @@ def test_bert_finetune_tasks_keep_test_blocks_apart(task) -> None:
     assert len(x_train) == len(y_train) > 10_000
     assert set(y_train.tolist()) == set(y_test.tolist()) == {0, 1}
     assert not set(x_test) & set(x_train)          # bloques distintos
+
+
+# --- benchmarks/kv_cache.py ------------------------------------------------
+
+def test_kv_cache_checks_tokens_and_writes_a_table(tmp_path, capsys) -> None:
+    bench = _load("kv_cache")
+    out = tmp_path / "kv.json"
+    bench.main(["--configs", "cuaderno (cpu)", "--batches", "2",
+                "--repeats", "1", "--threads", "1", "--json", str(out)])
+    table = capsys.readouterr().out
+    assert "mismos tokens" in table and "aceleración" in table
+    (row,) = json.loads(out.read_text(encoding="utf-8"))["rows"]
+    assert row["same_tokens"] is True
+    assert row["batch"] == 2 and row["new_tokens"] == row["context"] - 1
+    assert row["speedup"] > 0
+    with pytest.raises(SystemExit):
+        bench.main(["--repeats", "0"])

@@ -10,7 +10,7 @@ import torch
 from torch.testing import assert_close
 
 from course_lib.char_tokenizer import CharTokenizer, train_val_split
-from course_lib.gpt import GPT, GPTConfig, next_token_probs
+from course_lib.gpt import GPT, GPTConfig, KVCache, next_token_probs
 from course_lib.layers import count_parameters
 from course_lib.lm_training import (
     LMTrainConfig,
@@ -214,6 +214,56 @@ def test_generation_is_reproducible_with_a_generator(tiny_gpt) -> None:
     assert a.shape == (2, 33) and torch.equal(a[:, :3], idx)
     assert torch.equal(a, b) and not torch.equal(a, c)
     assert model.training   # generate restaura el modo
+
+
+# --- caché KV -------------------------------------------------------------
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_kv_cache_gives_the_logits_of_the_full_forward(
+        tiny_gpt_config, fused) -> None:
+    torch.manual_seed(0)
+    model = GPT(dataclasses.replace(tiny_gpt_config, fused=fused)).eval()
+    idx = _ids(2, 11, model.config.vocab_size)
+    full, _ = model(idx)                                  # (B, T, V)
+    cache = KVCache(model.config.num_hidden_layers)
+    pieces = [model(idx[:, :4], cache=cache)[0]]          # el prompt
+    for t in range(4, 11):                                # token a token
+        pieces.append(model(idx[:, t:t + 1], cache=cache)[0])
+    assert len(cache) == 11
+    assert_close(torch.cat(pieces, dim=1), full, atol=1e-5, rtol=1e-5)
+    # los pesos con caché: el token nuevo mira a los 11 anteriores y a él
+    _, _, maps = model(idx[:, :1], cache=cache, return_weights=True)
+    assert maps[0].shape == (2, model.config.num_attention_heads, 1, 12)
+
+
+@pytest.mark.parametrize("options", [{}, {"top_k": 1},
+                                     {"top_p": 0.8, "temperature": 0.7}])
+def test_generate_with_and_without_cache_gives_the_same_tokens(
+        tiny_gpt, options) -> None:
+    model = tiny_gpt.eval()
+    T = model.config.max_position_embeddings
+    idx = _ids(2, 3, model.config.vocab_size)
+    # T + 6 tokens: se llena el contexto y la ventana se desplaza
+    runs = [model.generate(idx, T + 6, use_cache=use_cache,
+                           generator=torch.Generator().manual_seed(3),
+                           **options)
+            for use_cache in (True, False)]
+    assert runs[0].shape == (2, T + 9)
+    assert torch.equal(runs[0], runs[1])
+
+
+def test_kv_cache_bad_use_raises_spanish_errors(tiny_gpt) -> None:
+    model = tiny_gpt.eval()
+    T = model.config.max_position_embeddings
+    cache = KVCache(model.config.num_hidden_layers)
+    model(_ids(1, T - 1, model.config.vocab_size), cache=cache)
+    with pytest.raises(ValueError, match="no caben en el contexto"):
+        model(_ids(1, 2, model.config.vocab_size), cache=cache)
+    with pytest.raises(TypeError, match="KVCache de"):
+        model(_ids(1, 2, model.config.vocab_size),
+              cache=KVCache(model.config.num_hidden_layers + 1))
+    with pytest.raises(ValueError, match="num_layers"):
+        KVCache(0)
 
 
 def test_top_k_and_top_p_restrict_the_support() -> None:
