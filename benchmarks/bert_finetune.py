@@ -10,15 +10,17 @@ de 1615?) y «alterado» (``course_lib.bert_tasks``: ¿está como lo escribió
 Cervantes o con ``--swaps`` pares de palabras intercambiados?). Para cada
 número de etiquetas (32, 64, …, todas) y cada semilla se sortea un
 subconjunto equilibrado de los pasajes de entrenamiento y se comparan,
-en 2000 pasajes de los bloques de prueba (nunca vistos), tres modelos con
-las mismas etiquetas:
+en todos los pasajes de los bloques de prueba (1839, nunca vistos), con las mismas
+etiquetas:
 
 - TF-IDF (palabras y pares de palabras) + regresión logística;
-- el BERT de «bert-quijote» con pesos aleatorios (desde cero);
-- el BERT de los pesos del curso «bert-quijote».
-
-Los dos BERT usan la misma receta de ajuste fino (pasos, lote, tasa,
-calendario): solo cambia el punto de partida.
+- el BERT de «bert-quijote» con pesos aleatorios (desde cero) y el BERT
+  de los pesos del curso, cada uno de dos maneras:
+  - **ajuste fino**: se entrenan todos sus parámetros con la misma receta
+    (pasos, lote, tasa, calendario): solo cambia el punto de partida;
+  - **sonda lineal**: el codificador congelado da un vector por pasaje
+    (``bert_training.mean_pooled_features``) y encima se ajusta una
+    regresión logística (``training.linear_probe``).
 """
 
 from __future__ import annotations
@@ -41,11 +43,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from course_lib import bert_data, checkpoints  # noqa: E402
 from course_lib.bert import BertForSequenceClassification  # noqa: E402
-from course_lib.bert_tasks import swap_task  # noqa: E402
+from course_lib.bert_tasks import balanced_subset, swap_task  # noqa: E402
 from course_lib.bert_training import (  # noqa: E402
     classification_accuracy,
     finetune,
+    mean_pooled_features,
 )
+from course_lib.training import linear_probe  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TASKS = {
@@ -54,18 +58,23 @@ TASKS = {
 }
 DESCRIPTION = (
     "`benchmarks/bert_finetune.py --task {task}`: {question} Exactitud en "
-    "2000 pasajes de 20 palabras de los bloques de prueba, media ± desv. "
-    "típica de 3 semillas, con N etiquetas de entrenamiento: TF-IDF + "
-    "regresión logística, el BERT del curso desde cero y el BERT de los "
-    "pesos «bert-quijote», con la misma receta de ajuste fino.")
+    "los {n_test} pasajes de 20 palabras de los bloques de prueba, media ± "
+    "desv. típica de 3 semillas, con N etiquetas de entrenamiento: TF-IDF + "
+    "regresión logística y el BERT del curso desde cero (pesos "
+    "aleatorios) y con los pesos «bert-quijote», cada uno con ajuste "
+    "fino (la misma receta) y con una sonda lineal sobre la media de su "
+    "última capa (codificador congelado).")
+METHODS = ("tfidf", "scratch", "pretrained", "scratch_probe",
+           "pretrained_probe")
 SIZES = (32, 64, 128, 256, 512, 2048, None)   # None: todas
 
 
-def task_data(task: str, n_words: int = 20, n_test: int = 2000,
+def task_data(task: str, n_words: int = 20, n_test: int | None = None,
               n_swaps: int = 1
               ) -> tuple[list[str], torch.Tensor, list[str], torch.Tensor]:
     """Pasajes de entrenamiento y de prueba y sus etiquetas: «alterado»
-    (original o con palabras intercambiadas) o «parte» (1605 o 1615)."""
+    (original o con palabras intercambiadas) o «parte» (1605 o 1615).
+    Todos los de prueba, o los ``n_test`` primeros."""
     train, test, y_train, y_test = [], [], [], []
     for label, part in enumerate(bert_data.quijote_parts()):
         part_train, part_test = bert_data.split_blocks(part)
@@ -84,17 +93,6 @@ def task_data(task: str, n_words: int = 20, n_test: int = 2000,
     x_train, y_train = swap_task(train, n_swaps=n_swaps, seed=0)
     x_test, y_test = swap_task(test, n_swaps=n_swaps, seed=1)
     return x_train, y_train, x_test[:n_test], y_test[:n_test]
-
-
-def balanced_subset(labels: torch.Tensor, n: int | None, seed: int
-                    ) -> torch.Tensor:
-    """Índices de ``n`` ejemplos, la mitad de cada clase (todos si None)."""
-    if n is None:
-        return torch.arange(len(labels))
-    g = torch.Generator().manual_seed(seed)
-    picks = [idx[torch.randperm(len(idx), generator=g)[:n // 2]]
-             for idx in (torch.where(labels == c)[0] for c in (0, 1))]
-    return torch.cat(picks)[torch.randperm(n, generator=g)]
 
 
 def tfidf_accuracy(x_train: list[str], y_train: torch.Tensor,
@@ -116,22 +114,29 @@ def run(args: argparse.Namespace) -> dict:
     encode = lambda texts: bert_data.encode(tokenizer, texts,  # noqa: E731
                                             max_len=args.max_len)
     test_inputs = encode(x_test)
+    pretrained_test = mean_pooled_features(ck.model, test_inputs)
+    pretrained_train = mean_pooled_features(ck.model, encode(x_train))
     rows = []
     for n in args.sizes:
-        scores: dict[str, list[float]] = {"tfidf": [], "scratch": [],
-                                          "pretrained": []}
+        scores: dict[str, list[float]] = {m: [] for m in METHODS}
         for seed in range(args.seeds):
             idx = balanced_subset(y_train, n, seed)
             texts = [x_train[i] for i in idx.tolist()]
             labels = y_train[idx]
             scores["tfidf"].append(
                 tfidf_accuracy(texts, labels, x_test, y_test))
+            scores["pretrained_probe"].append(linear_probe(
+                pretrained_train[idx], labels, pretrained_test, y_test))
             inputs = encode(texts)
             for name in ("scratch", "pretrained"):
                 torch.manual_seed(seed)
                 model = BertForSequenceClassification(config, num_labels=2)
                 if name == "pretrained":
                     model.bert.load_state_dict(ck.model.bert.state_dict())
+                else:   # la sonda sobre el mismo codificador aleatorio
+                    scores["scratch_probe"].append(linear_probe(
+                        mean_pooled_features(model, inputs), labels,
+                        mean_pooled_features(model, test_inputs), y_test))
                 finetune(model, inputs, labels, steps=args.steps,
                          batch_size=args.batch_size, lr=args.lr,
                          warmup_fraction=0.1,
@@ -152,7 +157,9 @@ def run(args: argparse.Namespace) -> dict:
         "title": f"Ajuste fino de BERT con pocas etiquetas: {args.task} "
                  "(capítulo 3)",
         "description": DESCRIPTION.format(task=args.task,
-                                          question=TASKS[args.task]),
+                                          question=TASKS[args.task],
+                                          n_test=len(y_test)),
+        "test_passages": len(y_test),
         "benchmark": "bert_finetune",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "checkpoint_sha256": ck.card["sha256"],
@@ -183,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
         default=list(SIZES), help="p. ej. 32,128,512,todas")
     parser.add_argument("--task", choices=tuple(TASKS),
                         default="alterado")
-    parser.add_argument("--swaps", type=int, default=1)
+    parser.add_argument("--swaps", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--store", action="store_true",
                         help="guarda el resultado en "

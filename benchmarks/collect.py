@@ -86,6 +86,18 @@ COLUMNS = {
     "scratch_std": ("± (desde cero)", "{:.3f}"),
     "tfidf_mean": ("TF-IDF", "{:.3f}"),
     "tfidf_std": ("± (TF-IDF)", "{:.3f}"),
+    "pretrained_probe_mean": ("sonda, BERT del curso", "{:.3f}"),
+    "pretrained_probe_std": ("± (sonda, del curso)", "{:.3f}"),
+    "scratch_probe_mean": ("sonda, BERT aleatorio", "{:.3f}"),
+    "scratch_probe_std": ("± (sonda, aleatorio)", "{:.3f}"),
+    "config": ("modelo", "{}"),
+    "context": ("contexto", "{}"),
+    "batch": ("lote", "{}"),
+    "new_tokens": ("*tokens* nuevos", "{}"),
+    "same_tokens": ("mismos *tokens*", "{}"),
+    "no_cache_tokens_per_s": ("sin caché (*tokens*/s)", "{:,.0f}"),
+    "cache_tokens_per_s": ("con caché (*tokens*/s)", "{:,.0f}"),
+    "speedup": ("aceleración", "{:.2f}×"),
 }
 # Con una sola fila y más columnas que estas, la tabla se traspone
 # (medida | valor): se lee mejor que una fila muy ancha.

@@ -15,9 +15,9 @@ vecinas (los bigramas), y con pocas etiquetas esos pares no se repiten.
 mitad, con dos palabras distintas en posiciones al azar intercambiadas
 (etiqueta 1).
 
-Lo medido hasta ahora (``benchmarks/bert_finetune.py --task alterado``,
-256 etiquetas, una semilla): el BERT del curso no se despega todavía de
-TF-IDF; ver el «para ir más lejos» del capítulo 3.
+``balanced_subset`` sortea los pocos ejemplos etiquetados de cada
+experimento: la mitad de cada clase, reproducible con su semilla.
+Lo medido con estas dos piezas está en ``benchmarks/bert_finetune.py``.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from course_lib.utils import check_int, check_texts
+from course_lib.utils import check_int, check_tensor, check_texts
 
-__all__ = ["LABELS", "swap_task", "swap_words"]
+__all__ = ["LABELS", "balanced_subset", "swap_task", "swap_words"]
 
 LABELS = ("original", "alterado")
 
@@ -76,3 +76,26 @@ def swap_task(passages: Sequence[str], *, n_swaps: int = 1, seed: int = 0
                 text = swap_words(text, rng)
         texts.append(text)
     return texts, torch.tensor(labels)
+
+
+def balanced_subset(labels: Tensor, n: int | None, seed: int) -> Tensor:
+    """Índices de ``n`` ejemplos de ``labels`` (N,) con 0 y 1, la mitad de
+    cada clase, sorteados con ``seed`` y en orden aleatorio; todos
+    (``arange(N)``) si ``n`` es ``None``."""
+    check_tensor(labels, "labels", ndim=1, shape="(N,)", dtype_kind="int")
+    check_int(seed, "seed", minimum=0)
+    if n is None:
+        return torch.arange(len(labels))
+    check_int(n, "n", minimum=2)
+    if n % 2:
+        raise ValueError(f"n debe ser par (la mitad de cada clase); se "
+                         f"recibió {n}")
+    g = torch.Generator().manual_seed(seed)
+    picks = []
+    for c in (0, 1):
+        idx = torch.where(labels == c)[0]
+        if len(idx) < n // 2:
+            raise ValueError(f"se piden {n // 2} ejemplos de la clase {c} "
+                             f"y solo hay {len(idx)}")
+        picks.append(idx[torch.randperm(len(idx), generator=g)[:n // 2]])
+    return torch.cat(picks)[torch.randperm(n, generator=g)]

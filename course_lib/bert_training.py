@@ -23,18 +23,23 @@ from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
-from course_lib.bert import BertForPreTraining, BertForSequenceClassification
+from course_lib.bert import (
+    BertForPreTraining,
+    BertForSequenceClassification,
+    BertModel,
+)
 from course_lib.bert_data import IGNORE_INDEX, mask_tokens
 from course_lib.training import History, fit, warmup_linear
-from course_lib.utils import check_int, check_range, from_preset
+from course_lib.utils import check_int, check_range, describe, from_preset
 
 __all__ = [
     "INPUT_KEYS", "RECIPES", "BertRecipe", "PretrainHistory",
     "PretrainLosses", "check_inputs",
     "classification_accuracy", "evaluate_pretraining", "finetune",
-    "linear_schedule", "most_frequent_token", "pretrain",
+    "linear_schedule", "mean_pooled_features", "most_frequent_token",
+    "pretrain",
     "pretraining_losses",
 ]
 
@@ -385,3 +390,39 @@ def classification_accuracy(
         correct += int((logits.argmax(-1).cpu() == labels[idx]).sum())
     model.train(was_training)
     return correct / n
+
+
+# --- representaciones congeladas: la sonda lineal ---------------------------
+
+@torch.no_grad()
+def mean_pooled_features(
+    model: nn.Module, data: Mapping[str, Tensor], *, batch_size: int = 256,
+) -> Tensor:
+    """La media de los estados de la última capa sobre los tokens reales
+    (sin relleno) de cada texto: rasgos (N, C) para una sonda lineal.
+
+    ``model`` es un ``BertModel`` o un modelo que lo lleve en ``.bert``
+    (``BertForPreTraining``, ``BertForSequenceClassification``). No toca
+    sus pesos: el codificador queda congelado y en modo ``eval``.
+    """
+    n = check_inputs(data)
+    if n == 0:
+        raise ValueError("no hay textos de los que sacar rasgos (N = 0)")
+    check_int(batch_size, "batch_size")
+    encoder = getattr(model, "bert", model)
+    if not isinstance(encoder, BertModel):
+        raise TypeError("model debe ser un BertModel o llevarlo en .bert; "
+                        f"se recibió {describe(model)}")
+    device = next(encoder.parameters()).device
+    was_training = encoder.training
+    encoder.eval()
+    features = []
+    for start in range(0, n, batch_size):
+        idx = torch.arange(start, min(start + batch_size, n))
+        inputs = _batch(data, idx, device)
+        hidden = encoder(*inputs).last_hidden_state           # (b, T, C)
+        real = inputs[2].unsqueeze(-1).to(hidden.dtype)       # (b, T, 1)
+        features.append(((hidden * real).sum(1)
+                         / real.sum(1).clamp(min=1)).cpu())   # (b, C)
+    encoder.train(was_training)
+    return torch.cat(features)                                # (N, C)

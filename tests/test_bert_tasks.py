@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 import torch
 
-from course_lib.bert_tasks import swap_task, swap_words
+from course_lib.bert_tasks import balanced_subset, swap_task, swap_words
 
 PASSAGES = [f"en un lugar de la Mancha número {i} de cuyo nombre"
             for i in range(40)]
@@ -52,3 +52,20 @@ def test_swap_task_alters_exactly_half_and_is_reproducible() -> None:
 def test_swap_task_rejects_bad_input(passages, error, message) -> None:
     with pytest.raises(error, match=message):
         swap_task(passages)
+
+
+def test_balanced_subset_draws_half_of_each_class() -> None:
+    labels = torch.tensor([0] * 30 + [1] * 70)
+    idx = balanced_subset(labels, 20, seed=0)
+    assert len(idx) == len(set(idx.tolist())) == 20
+    assert int(labels[idx].sum()) == 10              # 10 y 10
+    assert torch.equal(idx, balanced_subset(labels, 20, seed=0))
+    assert not torch.equal(idx, balanced_subset(labels, 20, seed=1))
+    assert torch.equal(balanced_subset(labels, None, seed=0),
+                       torch.arange(100))
+    with pytest.raises(ValueError, match="par"):
+        balanced_subset(labels, 21, seed=0)
+    with pytest.raises(ValueError, match="solo hay 30"):
+        balanced_subset(labels, 80, seed=0)
+    with pytest.raises(TypeError, match="labels"):
+        balanced_subset([0, 1], 2, seed=0)

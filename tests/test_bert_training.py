@@ -26,6 +26,7 @@ from course_lib.bert_training import (
     evaluate_pretraining,
     finetune,
     linear_schedule,
+    mean_pooled_features,
     most_frequent_token,
     pretrain,
     pretraining_losses,
@@ -148,6 +149,34 @@ def test_finetune_learns_and_is_deterministic():
     assert loss_a == loss_b and acc_a == acc_b
     assert sum(loss_a[-20:]) / 20 < sum(loss_a[:20]) / 20
     assert acc_a > 0.7
+
+
+def test_mean_pooled_features_ignore_padding_and_batching():
+    torch.manual_seed(0)
+    model = BertForPreTraining(tiny_config())
+    model.train()
+    data = toy_data(10)
+    feats = mean_pooled_features(model, data, batch_size=3)
+    assert feats.shape == (10, 16)
+    assert model.training                      # se devuelve como estaba
+    # a mano: la media de la última capa sobre los tokens reales
+    with torch.no_grad():
+        model.eval()
+        hidden = model.bert(*[data[k] for k in (
+            "input_ids", "token_type_ids", "attention_mask")])[0]
+    for row in (0, 7):
+        n = int(data["attention_mask"][row].sum())
+        assert_close(feats[row], hidden[row, :n].mean(0))
+    # lo que haya en las posiciones de relleno no cuenta; pasar el
+    # BertModel directamente da lo mismo
+    other = dict(data, input_ids=data["input_ids"].masked_fill(
+        data["attention_mask"] == 0, 9))
+    assert not torch.equal(other["input_ids"], data["input_ids"])
+    assert_close(mean_pooled_features(model.bert, other), feats)
+    with pytest.raises(TypeError, match="BertModel"):
+        mean_pooled_features(torch.nn.Linear(2, 2), data)
+    with pytest.raises(ValueError, match="faltan las claves"):
+        mean_pooled_features(model, {"input_ids": data["input_ids"]})
 
 
 def test_linear_schedule():
