@@ -10,8 +10,8 @@ de 1615?) y «alterado» (``course_lib.bert_tasks``: ¿está como lo escribió
 Cervantes o con ``--swaps`` pares de palabras intercambiados?). Para cada
 número de etiquetas (32, 64, …, todas) y cada semilla se sortea un
 subconjunto equilibrado de los pasajes de entrenamiento y se comparan,
-en todos los pasajes de los bloques de prueba (1839, nunca vistos), con las mismas
-etiquetas:
+en todos los pasajes de los bloques de prueba (1839, nunca vistos), con
+las mismas etiquetas:
 
 - TF-IDF (palabras y pares de palabras) + regresión logística;
 - el BERT de «bert-quijote» con pesos aleatorios (desde cero) y el BERT
