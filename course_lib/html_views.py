@@ -1,0 +1,83 @@
+"""Vistas interactivas que funcionan sin *kernel*: también en el sitio.
+
+Libro: capítulo 4, «Las perillas del muestreo», y el sitio estático.
+
+Un control de ``ipywidgets`` necesita un *kernel* de Python detrás: en el
+sitio publicado aparece vacío. Cuando lo que se explora es un conjunto
+pequeño de resultados (unas muestras por temperatura y filtro, por
+ejemplo), se pueden **calcular todos antes** y guardarlos en la página
+con unas líneas de JavaScript que solo eligen cuál enseñar. Sin red, sin
+CDN y sin *kernel*: la vista funciona en el cuaderno, en Colab y en el
+sitio estático.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import itertools
+import json
+from collections.abc import Mapping, Sequence
+
+__all__ = ["choice_view"]
+
+
+def choice_view(controls: Mapping[str, Sequence[str]],
+                texts: Mapping[tuple[int, ...], str], *,
+                title: str = "") -> str:
+    """HTML autocontenido: un desplegable por control y el texto que
+    corresponde a la combinación elegida.
+
+    ``controls`` va de la etiqueta de cada control a sus opciones (en
+    orden); ``texts`` tiene un texto por **cada** combinación de índices
+    de opción, ``(i_control_1, i_control_2, …)``. Devuelve el HTML (para
+    ``IPython.display.HTML``); su identificador sale del contenido, así que
+    el mismo contenido da siempre el mismo HTML.
+    """
+    if not isinstance(controls, Mapping) or not controls:
+        raise ValueError("controls debe ser un diccionario no vacío "
+                         "{etiqueta: [opciones]}")
+    options = [list(v) for v in controls.values()]
+    if any(not opts or not all(isinstance(o, str) for o in opts)
+           for opts in options):
+        raise ValueError("cada control necesita al menos una opción, y "
+                         "las opciones deben ser textos")
+    combos = set(itertools.product(*(range(len(o)) for o in options)))
+    given = set(texts) if isinstance(texts, Mapping) else set()
+    if given != combos:
+        raise ValueError(
+            f"texts debe tener un texto por cada combinación de índices de "
+            f"opción ({len(combos)}); faltan {sorted(combos - given)[:3]} "
+            f"y sobran {sorted(given - combos, key=str)[:3]}")
+    data = {",".join(map(str, k)): str(v) for k, v in sorted(texts.items())}
+    payload = json.dumps(data, ensure_ascii=False)
+    uid = "vista-" + hashlib.sha256(
+        (payload + json.dumps(options, ensure_ascii=False)).encode()
+    ).hexdigest()[:12]
+    selects = "".join(
+        f'<label style="margin-right:1em">{html.escape(label)} '
+        f'<select data-i="{i}">'
+        + "".join(f'<option value="{j}">{html.escape(o)}</option>'
+                  for j, o in enumerate(opts))
+        + "</select></label>"
+        for i, (label, opts) in enumerate(zip(controls, options,
+                                              strict=True)))
+    first = html.escape(data[",".join("0" * len(options))])
+    heading = f"<strong>{html.escape(title)}</strong><br>" if title else ""
+    # El JSON va en un <script type="application/json">: no se ejecuta, y
+    # «</» se escapa para que ningún texto pueda cerrar la etiqueta.
+    safe = payload.replace("</", "<\\/")
+    return (
+        f'<div id="{uid}" class="vista-estatica">{heading}{selects}'
+        f'<pre style="white-space:pre-wrap;max-width:100%">{first}</pre>'
+        f'<script type="application/json">{safe}</script>'
+        "<script>(function(){"
+        f'const root=document.getElementById("{uid}");'
+        'const data=JSON.parse(root.querySelector('
+        '\'script[type="application/json"]\').textContent);'
+        'const sel=[...root.querySelectorAll("select")];'
+        'const out=root.querySelector("pre");'
+        'const show=()=>{out.textContent=data[sel.map(s=>s.value)'
+        '.join(",")];};'
+        'sel.forEach(s=>s.addEventListener("change",show));'
+        "})();</script></div>")

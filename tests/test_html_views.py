@@ -1,0 +1,46 @@
+"""Pruebas de course_lib.html_views: vistas sin kernel para el sitio."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from course_lib.html_views import choice_view
+
+CONTROLS = {"temperatura": ["0.5", "1.0"], "filtro": ["ninguno", "top-k 5",
+                                                      "top-p 0.9"]}
+TEXTS = {(t, f): f"muestra {t}-{f} <b>&</b>" for t in range(2)
+         for f in range(3)}
+
+
+def test_the_view_carries_every_text_and_no_external_resource() -> None:
+    page = choice_view(CONTROLS, TEXTS, title="Muestras")
+    payload = re.search(r'<script type="application/json">(.*?)</script>',
+                        page, re.S)[1]
+    data = json.loads(payload.replace("<\\/", "</"))
+    assert data == {f"{t},{f}": text for (t, f), text in TEXTS.items()}
+    # la primera combinación ya se ve sin JavaScript, escapada
+    assert "<pre" in page and "muestra 0-0 &lt;b&gt;&amp;&lt;/b&gt;" in page
+    assert page.count("<select") == 2 and page.count("<option") == 5
+    assert "http" not in page and "src=" not in page       # nada de CDN
+    assert choice_view(CONTROLS, TEXTS, title="Muestras") == page
+
+
+def test_a_text_cannot_close_the_script_tag() -> None:
+    texts = dict(TEXTS)
+    texts[(1, 2)] = "</script><script>alert(1)</script>"
+    page = choice_view(CONTROLS, texts)
+    assert page.count("</script>") == 2          # solo las dos propias
+
+
+@pytest.mark.parametrize("controls, texts, match", [
+    ({}, TEXTS, "no vacío"),
+    ({"a": []}, {}, "al menos una opción"),
+    (CONTROLS, {(0, 0): "x"}, "faltan"),
+    (CONTROLS, {**TEXTS, (5, 5): "x"}, "sobran"),
+])
+def test_bad_input_says_what_was_expected(controls, texts, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        choice_view(controls, texts)
