@@ -15,7 +15,9 @@ normalizan (norma L2 = 1) y sus productos escalares, multiplicados por
 Nombres de parámetros: el codificador de texto usa las claves de
 ``transformers.CLIPTextModel`` (``embeddings.token_embedding``,
 ``encoder.layers.N.self_attn.q_proj``, ``mlp.fc1``, ``final_layer_norm``);
-el de imágenes es el ``ViT`` del capítulo 5 (claves de HF ViT).
+el de imágenes es el ``ViT`` del capítulo 5 (claves de HF ViT), y
+``CLIP_VISION_RENAMES`` traduce las de la torre de imágenes de CLIP.
+``CLIP.from_hf`` copia un ``transformers.CLIPModel`` entero.
 
 Pasa de 400 líneas a propósito: el modelo, su pérdida, su uso
 (recuperación, clasificación *zero-shot*) y su receta de entrenamiento se
@@ -43,6 +45,7 @@ from course_lib.shapes import SHAPES_MEAN, SHAPES_STD, WordTokenizer
 from course_lib.training import History, fit, warmup_min_cosine
 from course_lib.utils import (
     check_config,
+    check_hf_family,
     check_ids,
     check_int,
     check_tensor,
@@ -210,6 +213,37 @@ def _vision_default() -> ViTConfig:
                      layer_norm_eps=1e-5)
 
 
+# Normalización de las imágenes de los CLIP de OpenAI (CLIPImageProcessor).
+OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+# Claves de la torre de imágenes de CLIP (HF) -> claves del ViT del cap. 5.
+CLIP_VISION_RENAMES: tuple[tuple[str, str], ...] = (
+    ("embeddings.class_embedding", "embeddings.cls_token"),
+    ("embeddings.patch_embedding", "embeddings.patch_embeddings.projection"),
+    ("embeddings.position_embedding.weight", "embeddings.position_embeddings"),
+    ("pre_layrnorm", "pre_layernorm"),
+    ("post_layernorm", "layernorm"),
+    ("encoder.layers.", "encoder.layer."),
+    ("self_attn.q_proj", "attention.attention.query"),
+    ("self_attn.k_proj", "attention.attention.key"),
+    ("self_attn.v_proj", "attention.attention.value"),
+    ("self_attn.out_proj", "attention.output.dense"),
+    ("layer_norm1", "layernorm_before"),
+    ("layer_norm2", "layernorm_after"),
+    ("mlp.fc1", "intermediate.dense"),
+    ("mlp.fc2", "output.dense"),
+)
+
+
+def clip_vision_key(key: str) -> str:
+    """La clave de un parámetro de la torre de imágenes de CLIP (sin el
+    prefijo ``vision_model.``) en el ``ViTModel`` del capítulo 5."""
+    for theirs, ours in CLIP_VISION_RENAMES:
+        key = key.replace(theirs, ours)
+    return key
+
+
 @dataclass(frozen=True)
 class CLIPConfig:
     """Los dos codificadores, la dimensión común y la temperatura."""
@@ -238,6 +272,33 @@ class CLIPConfig:
         if self.projection_dim < 1 or self.max_logit_scale <= 0:
             raise ValueError("projection_dim y max_logit_scale deben ser "
                              "positivos")
+
+    @classmethod
+    def from_hf_config(cls, hf_config: object) -> CLIPConfig:
+        """Desde un ``transformers.CLIPConfig``. Las imágenes se normalizan
+        con la media y la desviación de OpenAI, las de
+        ``CLIPImageProcessor`` (el modelo las vio así al entrenarse)."""
+        v, t = hf_config.vision_config, hf_config.text_config
+        vision = ViTConfig(
+            image_size=v.image_size, patch_size=v.patch_size,
+            num_channels=v.num_channels, hidden_size=v.hidden_size,
+            num_hidden_layers=v.num_hidden_layers,
+            num_attention_heads=v.num_attention_heads,
+            intermediate_size=v.intermediate_size,
+            layer_norm_eps=v.layer_norm_eps, hidden_act=v.hidden_act,
+            num_labels=0, patch_bias=False, pre_layernorm=True)
+        text = CLIPTextConfig(
+            vocab_size=t.vocab_size,
+            max_position_embeddings=t.max_position_embeddings,
+            hidden_size=t.hidden_size, num_hidden_layers=t.num_hidden_layers,
+            num_attention_heads=t.num_attention_heads,
+            intermediate_size=t.intermediate_size,
+            layer_norm_eps=t.layer_norm_eps, hidden_act=t.hidden_act,
+            eos_token_id=t.eos_token_id)
+        return cls(vision=vision, text=text,
+                   projection_dim=hf_config.projection_dim,
+                   logit_scale_init=hf_config.logit_scale_init_value,
+                   image_mean=OPENAI_CLIP_MEAN, image_std=OPENAI_CLIP_STD)
 
 
 class CLIP(nn.Module):
@@ -305,6 +366,32 @@ class CLIP(nn.Module):
         txt = self.encode_text(input_ids)                     # (B, E)
         logits_per_image = self.scale() * img @ txt.T         # (B, B)
         return logits_per_image, logits_per_image.T
+
+    @classmethod
+    def from_hf(cls, model: nn.Module) -> CLIP:
+        """Copia un ``transformers.CLIPModel`` entero (``strict=True``).
+
+        El texto tiene las mismas claves; las de la torre de imágenes se
+        traducen con ``CLIP_VISION_RENAMES`` y cambian de forma (el token
+        de clase (D,) -> (1, 1, D); las posiciones (N+1, D) -> (1, N+1, D)).
+        Diferencia con HF: aquí ``encode_image`` recibe píxeles en [0, 1] y
+        los normaliza él mismo (con la media y la desviación de OpenAI).
+        """
+        check_hf_family(model, "clip", "CLIPModel", "CLIP.from_hf")
+        ours = cls(CLIPConfig.from_hf_config(model.config))
+        target = ours.state_dict()
+        state = {}
+        for key, value in model.state_dict().items():
+            if key.endswith("position_ids"):
+                continue   # búfer de versiones antiguas, no un peso
+            if key.startswith("vision_model."):
+                key = "vision_model.vit." + clip_vision_key(
+                    key.removeprefix("vision_model."))
+            if key not in target:
+                raise ValueError(f"clave inesperada del CLIPModel: {key!r}")
+            state[key] = value.reshape(target[key].shape)
+        ours.load_state_dict(state, strict=True)
+        return ours.to(next(model.parameters()).device).eval()
 
 
 # --- uso: recuperación y clasificación zero-shot ------------------------

@@ -1,5 +1,6 @@
 """Pruebas de CLIP: pérdida frente a transformers, invariancias, normas,
-codificador de texto frente a CLIPTextModel y errores en castellano."""
+codificador de texto frente a CLIPTextModel, el CLIPModel entero
+(``CLIP.from_hf``) y errores en castellano."""
 
 import dataclasses
 import math
@@ -7,6 +8,8 @@ import math
 import pytest
 import torch
 from torch.testing import assert_close
+from transformers import CLIPConfig as HFCLIPConfig
+from transformers import CLIPModel as HFCLIPModel
 from transformers import CLIPTextConfig as HFTextConfig
 from transformers import CLIPTextModel
 from transformers.models.clip import modeling_clip
@@ -14,6 +17,8 @@ from transformers.models.clip import modeling_clip
 from course_lib import shapes as S
 from course_lib.clip import (
     CLIP,
+    OPENAI_CLIP_MEAN,
+    OPENAI_CLIP_STD,
     CLIPConfig,
     CLIPTextConfig,
     CLIPTextTransformer,
@@ -119,6 +124,55 @@ def test_text_encoder_matches_transformers():
         expected = ref(input_ids=ids, attention_mask=mask.long()
                        ).pooler_output
         assert_close(ours(ids), expected, rtol=1e-5, atol=1e-5)
+
+
+def _hf_clip(seed: int = 1) -> HFCLIPModel:
+    """Un CLIPModel de HF con una configuración aleatoria pequeña (el
+    vocabulario de las figuras, imágenes de 16 px y parches de 8)."""
+    config = HFCLIPConfig(
+        text_config=dict(vocab_size=65, hidden_size=32, intermediate_size=37,
+                         num_hidden_layers=2, num_attention_heads=4,
+                         max_position_embeddings=24, eos_token_id=3,
+                         bos_token_id=2, pad_token_id=0),
+        vision_config=dict(image_size=16, patch_size=8, hidden_size=32,
+                           intermediate_size=37, num_hidden_layers=2,
+                           num_attention_heads=4),
+        projection_dim=16)
+    torch.manual_seed(seed)
+    return HFCLIPModel(config).eval()
+
+
+def test_from_hf_gives_the_similarities_of_a_whole_clipmodel():
+    hf = _hf_clip()
+    with torch.no_grad():   # que no coincida con el valor inicial nuestro
+        hf.logit_scale.fill_(3.0)
+    ours = CLIP.from_hf(hf)
+    assert ours.scale().item() == pytest.approx(math.exp(3.0))
+    assert not ours.training
+    assert ours.config.image_mean == OPENAI_CLIP_MEAN
+    ids, lengths = TOK(["hay un triángulo verde", "una estrella",
+                        "arriba a la izquierda hay un cuadrado rojo"])
+    mask = (torch.arange(ids.size(1))[None] < lengths[:, None]).long()
+    images = torch.rand(3, 3, 16, 16, generator=torch.Generator()
+                        .manual_seed(0))                     # en [0, 1]
+    # HF recibe los píxeles ya normalizados (lo hace su procesador)
+    mean = torch.tensor(OPENAI_CLIP_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(OPENAI_CLIP_STD).view(1, 3, 1, 1)
+    with torch.no_grad():
+        expected = hf(input_ids=ids, attention_mask=mask,
+                      pixel_values=(images - mean) / std)
+        logits_per_image, logits_per_text = ours(images, ids)
+    assert_close(logits_per_image, expected.logits_per_image,
+                 rtol=1e-5, atol=1e-5)
+    assert_close(logits_per_text, expected.logits_per_text,
+                 rtol=1e-5, atol=1e-5)
+
+
+def test_from_hf_rejects_other_models_in_spanish():
+    with pytest.raises(TypeError, match="CLIP.from_hf espera un CLIPModel"):
+        CLIP.from_hf(CLIPTextModel(HFTextConfig(
+            vocab_size=65, hidden_size=32, intermediate_size=37,
+            num_hidden_layers=1, num_attention_heads=4)))
 
 
 def test_state_dict_round_trip():

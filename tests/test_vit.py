@@ -8,6 +8,7 @@ import torch
 from safetensors.torch import load_file
 from torch.testing import assert_close
 
+from course_lib.clip import clip_vision_key
 from course_lib.patches import PatchEmbedding, patchify, unpatchify
 from course_lib.vit import HF_V5_RENAMES, ViT, ViTConfig
 
@@ -90,29 +91,12 @@ def test_clip_vision_tower_with_flags():
                        hidden_act="quick_gelu", patch_bias=False,
                        pre_layernorm=True)
     ours = ViT(config).eval()
-    renames = [("embeddings.class_embedding", "embeddings.cls_token"),
-               ("embeddings.patch_embedding", "embeddings.patch_embeddings"
-                                              ".projection"),
-               ("embeddings.position_embedding.weight",
-                "embeddings.position_embeddings"),
-               ("pre_layrnorm", "pre_layernorm"), ("post_layernorm",
-                                                   "layernorm"),
-               ("encoder.layers.", "encoder.layer."),
-               ("self_attn.q_proj", "attention.attention.query"),
-               ("self_attn.k_proj", "attention.attention.key"),
-               ("self_attn.v_proj", "attention.attention.value"),
-               ("self_attn.out_proj", "attention.output.dense"),
-               ("layer_norm1", "layernorm_before"),
-               ("layer_norm2", "layernorm_after"),
-               ("mlp.fc1", "intermediate.dense"), ("mlp.fc2", "output.dense")]
     state = {}
     for key, value in hf.state_dict().items():
         if key.endswith("position_ids"):
             continue
-        for a, b in renames:
-            key = key.replace(a, b)
-        state["vit." + key] = value.reshape(
-            ours.state_dict()["vit." + key].shape)
+        key = "vit." + clip_vision_key(key)
+        state[key] = value.reshape(ours.state_dict()[key].shape)
     ours.load_state_dict(state, strict=True)
     x = torch.randn(2, 3, 8, 8)
     with torch.no_grad():
