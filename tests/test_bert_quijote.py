@@ -85,3 +85,24 @@ def test_nsp_data_is_reproducible_and_balanced() -> None:
     assert torch.equal(labels, again_labels)
     assert data["input_ids"].shape == (400, 64)
     assert 0.4 < labels.float().mean() < 0.6
+
+
+def test_stored_few_label_curve_is_of_these_weights_and_reaches_target(
+        ck) -> None:
+    """La curva del capítulo (``benchmarks/bert_finetune.py --task
+    alterado``) se midió con estos pesos, y con ≤ 256 etiquetas el BERT
+    del curso supera al de cero por ≥ 10 puntos y a TF-IDF."""
+    import json
+    from pathlib import Path
+
+    path = (Path(__file__).resolve().parent.parent / "benchmarks" /
+            "results" / "bert_finetune_alterado.json")
+    result = json.loads(path.read_text(encoding="utf-8"))
+    assert result["metadata"]["checkpoint_sha256"] == ck.card["sha256"]
+    few = [r for r in result["rows"] if r["labels"] <= 256]
+    assert {r["labels"] for r in few} >= {32, 256}
+    for row in few:
+        best_scratch = max(row["scratch_mean"], row["scratch_probe_mean"])
+        assert row["pretrained_probe_mean"] >= best_scratch + 0.10, row
+        assert row["pretrained_probe_mean"] > row["tfidf_mean"], row
+        assert len(row["curve"]["pretrained_probe"]) == 3     # 3 semillas
