@@ -357,6 +357,40 @@ class ViT(nn.Module):
         return ours.eval()
 
 
+def mean_attention_distance(weights: Tensor, *, grid_size: int,
+                            patch_size: int) -> Tensor:
+    """Distancia media de atención por cabeza, en píxeles: (B, H, T, T)
+    -> (H,).
+
+    Artículo: Dosovitskiy et al. (2021), figura 7 (derecha), y apéndice
+    D.7. Para cada parche que pregunta, la distancia en la imagen entre su
+    centro y el de cada parche al que atiende, ponderada por el peso de
+    atención; luego la media sobre parches y ejemplos. El token de clase
+    (posición 0) no está en la imagen: se quita de las consultas y de las
+    claves, y los pesos de cada consulta se vuelven a normalizar sobre los
+    parches. Una cabeza que mira a su propio parche da 0; una que reparte
+    por igual, la distancia media entre parches.
+    """
+    check_tensor(weights, "weights", ndim=4, shape="(B, H, T, T)",
+                 dtype_kind="float")
+    check_int(grid_size, "grid_size")
+    check_int(patch_size, "patch_size")
+    N = grid_size ** 2
+    if weights.shape[-2:] != (N + 1, N + 1):
+        raise ValueError(
+            f"se esperaban pesos (B, H, {N + 1}, {N + 1}): el token de clase "
+            f"y {grid_size}×{grid_size} parches; se recibieron "
+            f"{tuple(weights.shape)}")
+    w = weights[..., 1:, 1:]                                  # (B, H, N, N)
+    w = w / w.sum(dim=-1, keepdim=True).clamp_min(1e-12)
+    rows, cols = torch.meshgrid(torch.arange(grid_size),
+                                torch.arange(grid_size), indexing="ij")
+    centres = torch.stack([rows.flatten(), cols.flatten()], dim=1)
+    distance = torch.cdist(centres.double(), centres.double()) * patch_size
+    per_query = (w.double() * distance.to(w.device)).sum(dim=-1)  # (B,H,N)
+    return per_query.mean(dim=(0, 2)).to(weights.dtype)         # (H,)
+
+
 # De los atributos de transformers>=5 a las claves de los checkpoints.
 HF_V5_RENAMES: tuple[tuple[str, str], ...] = (
     ("vit.layers.", "vit.encoder.layer."),
@@ -380,4 +414,5 @@ def checkpoint_key(key: str) -> str:
 __all__ = [
     "HF_V5_RENAMES", "VIT_PRESETS", "ViT", "ViTConfig", "ViTEmbeddings",
     "ViTEncoder", "ViTLayer", "ViTModel", "checkpoint_key", "init_weights",
+    "mean_attention_distance",
 ]

@@ -10,7 +10,12 @@ from torch.testing import assert_close
 
 from course_lib.clip import clip_vision_key
 from course_lib.patches import PatchEmbedding, patchify, unpatchify
-from course_lib.vit import HF_V5_RENAMES, ViT, ViTConfig
+from course_lib.vit import (
+    HF_V5_RENAMES,
+    ViT,
+    ViTConfig,
+    mean_attention_distance,
+)
 
 transformers = pytest.importorskip("transformers")
 
@@ -228,3 +233,28 @@ def test_random_shift_moves_by_at_most_k_pixels():
     assert (rows - 3).abs().max() <= 1 and (cols - 4).abs().max() <= 1
     assert len(set(zip(rows.tolist(), cols.tolist(), strict=True))) == 9
     assert torch.equal(random_shift(x, 0), x)
+
+
+def test_mean_attention_distance_on_known_patterns():
+    g, P, N = 3, 4, 9
+    # Cabeza 0: cada parche se mira a sí mismo (0 px). Cabeza 1: todo al
+    # parche de la esquina (0, 0). Cabeza 2: reparto uniforme. El token de
+    # clase recibe peso, pero no cuenta.
+    w = torch.zeros(2, 3, N + 1, N + 1)
+    w[:, :, :, 0] = 0.5
+    w[:, 0, 1:, 1:] = 0.5 * torch.eye(N)
+    w[:, 1, 1:, 1] = 0.5
+    w[:, 2, 1:, 1:] = 0.5 / N
+    got = mean_attention_distance(w, grid_size=g, patch_size=P)
+    rows, cols = torch.meshgrid(torch.arange(g), torch.arange(g),
+                                indexing="ij")
+    c = torch.stack([rows.flatten(), cols.flatten()], 1).float()
+    to_corner = (c.norm(dim=1) * P).mean()
+    uniform = (torch.cdist(c, c) * P).mean()
+    assert_close(got, torch.stack([torch.tensor(0.0), to_corner, uniform]))
+
+
+def test_mean_attention_distance_checks_the_grid():
+    with pytest.raises(ValueError, match="token de clase"):
+        mean_attention_distance(torch.rand(1, 2, 9, 9), grid_size=3,
+                                patch_size=4)
