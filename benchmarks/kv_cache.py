@@ -35,6 +35,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from course_lib.gpt import GPT, GPTConfig  # noqa: E402
+from course_lib.gpt_moliere import CONFIG as GPT_MOLIERE  # noqa: E402
 from course_lib.layers import count_parameters  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "kv_cache.json"
@@ -42,8 +43,8 @@ RESULTS = Path(__file__).resolve().parent / "results" / "kv_cache.json"
 CONFIGS = {
     "cuaderno (cpu)": dict(num_hidden_layers=3, num_attention_heads=4,
                            hidden_size=96, max_position_embeddings=64),
-    "contexto 256": dict(num_hidden_layers=4, num_attention_heads=4,
-                         hidden_size=128, max_position_embeddings=256),
+    # la forma de los pesos del curso (sin dropout: se genera en eval)
+    "gpt-moliere": {**GPT_MOLIERE["model"], "dropout": 0.0},
 }
 COLUMNS = (
     ("config", "modelo", "{}"),

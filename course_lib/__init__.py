@@ -12,15 +12,19 @@ código que merece reutilizarse. Por capítulos:
   ``data`` (los dos corpus, dentro del paquete y verificados),
   ``checkpoints`` (pesos del curso, entrenados por el propio libro),
   ``hub`` (*checkpoints* del Hub, opcionales y sin colgarse), ``viz``
-  (mapas de atención estáticos) y ``exercises`` (correctores de los
-  ejercicios).
+  (mapas de atención estáticos), ``html_views`` (vistas interactivas sin
+  *kernel*, que funcionan también en el sitio) y ``exercises``
+  (correctores de los ejercicios).
 - 1, atención: ``attention`` (atención escalada, máscaras, multi-cabeza,
   posiciones) y ``toy_tasks`` (tareas sintéticas donde el orden importa).
 - 2, Transformer: ``transformer`` y ``numbers_es`` (números → palabras).
 - 3, BERT: ``bert``, ``bert_data`` (el Quijote, WordPiece, pares NSP,
-  enmascarado MLM), ``bert_training`` (preentrenamiento y ajuste fino) y
+  enmascarado MLM), ``bert_training`` (preentrenamiento, ajuste fino y
+  rasgos para la sonda lineal), ``bert_tasks`` (la tarea «¿pasaje
+  alterado?» y los subconjuntos equilibrados de etiquetas) y
   ``bert_quijote`` (la receta de los pesos del curso «bert-quijote»).
-- 4, GPT: ``gpt``, ``char_tokenizer`` y ``lm_training``.
+- 4, GPT: ``gpt`` (con la caché KV), ``char_tokenizer``, ``lm_training``
+  y ``gpt_moliere`` (la receta de los pesos del curso «gpt-moliere»).
 - 5 y 6, visión: ``vit``, ``images`` (dígitos y su receta) y ``mae``.
 - 7 y 8, multimodal: ``shapes`` (figuras con descripciones y preguntas,
   y la media y la desviación de sus píxeles), ``clip``, ``fusion`` (las

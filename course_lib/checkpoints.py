@@ -210,8 +210,10 @@ def train(name: str, *, folder: str | Path | None = None,
     metrics = recipe.train(model, recipe.config, run)
     seconds = time.perf_counter() - start
     dtype = getattr(torch, recipe.config.get("dtype", "float32"))
+    # Una copia por clave: safetensors no guarda tensores que comparten
+    # memoria, como los pesos atados de GPT (``wte`` y ``lm_head``).
     tensors = {k: (v.to(dtype) if v.is_floating_point() else v)
-               .detach().cpu().contiguous()
+               .detach().cpu().clone().contiguous()
                for k, v in model.state_dict().items()}
     data = save_safetensors(tensors)
     if len(data) > MAX_BYTES:
@@ -287,7 +289,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _register() -> None:
-    from course_lib import bert_quijote
+    from course_lib import bert_quijote, gpt_moliere
 
     REGISTRY["bert-quijote"] = Recipe(
         name="bert-quijote",
@@ -295,6 +297,12 @@ def _register() -> None:
         config=bert_quijote.CONFIG, build=bert_quijote.build,
         train=bert_quijote.train, evaluate=bert_quijote.evaluate,
         tolerance=bert_quijote.TOLERANCE, tokenizer=bert_quijote.tokenizer)
+    REGISTRY["gpt-moliere"] = Recipe(
+        name="gpt-moliere",
+        description="GPT de caracteres entrenado con Molière, cap. 4",
+        config=gpt_moliere.CONFIG, build=gpt_moliere.build,
+        train=gpt_moliere.train, evaluate=gpt_moliere.evaluate,
+        tolerance=gpt_moliere.TOLERANCE, tokenizer=gpt_moliere.tokenizer)
 
 
 _register()
