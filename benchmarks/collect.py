@@ -77,6 +77,8 @@ COLUMNS = {
     "reference_tokens_per_s": ("*tokens*/s del bucle de referencia",
                                "{:,.0f}"),
     "speed_vs_reference": ("velocidad / referencia", "{:.2f}"),
+    "hf_tokens_per_s": ("*tokens*/s de GPT2LMHeadModel", "{:,.0f}"),
+    "loop_speed_vs_hf": ("velocidad / GPT-2 de HF", "{:.2f}"),
     "train_loss": ("pérdida de entrenamiento", "{:.4f}"),
     "val_loss": ("pérdida de validación", "{:.4f}"),
     "labels": ("etiquetas", "{:,}"),

@@ -244,3 +244,24 @@ def test_kv_cache_checks_tokens_and_writes_a_table(tmp_path, capsys) -> None:
     assert row["speedup"] > 0
     with pytest.raises(SystemExit):
         bench.main(["--repeats", "0"])
+
+
+# --- benchmarks/gpt_moliere.py ---------------------------------------------
+
+def test_gpt_moliere_compares_with_gpt2_of_transformers(tmp_path,
+                                                         capsys) -> None:
+    bench = _load("gpt_moliere")
+    out = tmp_path / "g.json"
+    bench.main(["--preset", "cpu", "--steps", "4", "--ref-steps", "1",
+                "--val-tokens", "1024", "--quiet", "--threads", "1",
+                "--json", str(out)])
+    assert "velocidad / GPT-2 de HF" in capsys.readouterr().out
+    (row,) = json.loads(out.read_text(encoding="utf-8"))["rows"]
+    assert row["hf_tokens_per_s"] > 0 and row["loop_speed_vs_hf"] > 0
+    # la referencia de HF tiene la misma forma que nuestro GPT
+    from course_lib.gpt import GPTConfig
+    from course_lib.layers import count_parameters
+
+    config = GPTConfig.preset("cpu", vocab_size=85)
+    assert count_parameters(bench.hf_reference(config)) == count_parameters(
+        bench.GPT(config))
