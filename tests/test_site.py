@@ -504,3 +504,21 @@ FOLDED_JS = """() =>
       visible: [...d.querySelectorAll('pre')].some(p =>
         getComputedStyle(p).visibility !== 'hidden'
         && p.getBoundingClientRect().height > 0)}))"""
+
+
+def test_static_sampling_view_works_without_kernel(visit: Any) -> None:
+    """La vista de temperatura y filtro del capítulo 4 (html_views) vive en
+    la página publicada: cambiar un desplegable cambia la muestra."""
+    v = visit("notebooks/04_gpt_moliere.html")
+    views = v.page.locator(".vista-estatica")
+    assert views.count() >= 1, ("04_gpt_moliere.html: no está la vista "
+                                "estática del muestreo")
+    view = views.first
+    before = view.locator("pre").inner_text()
+    assert before.startswith("ORGON."), before[:40]
+    view.locator("select").first.select_option(index=3)   # τ = 1,3
+    after = view.locator("pre").inner_text()
+    assert after != before and after.startswith("ORGON."), (
+        "04_gpt_moliere.html: la vista no cambia al elegir otra temperatura")
+    assert not v.console_errors, _report("04_gpt_moliere.html",
+                                         v.console_errors, v)
