@@ -154,3 +154,21 @@ def tiny_mha() -> MultiHeadAttention:
     """``MultiHeadAttention(dim=32, n_head=4)`` en modo eval."""
     torch.manual_seed(0)
     return MultiHeadAttention(dim=32, n_head=4).eval()
+
+
+@pytest.fixture(scope="session")
+def course_checkpoint() -> Callable[[str], Any]:
+    """Fábrica: ``course_checkpoint("bert-quijote")`` carga (una vez por
+    sesión) los pesos del curso con ese nombre, o falla si el paquete no
+    los trae."""
+    from course_lib import checkpoints
+
+    loaded: dict[str, Any] = {}
+
+    def load(name: str) -> Any:
+        if name not in checkpoints.available():
+            pytest.fail(f"faltan los pesos de «{name}» en el paquete")
+        if name not in loaded:
+            loaded[name] = checkpoints.load(name)
+        return loaded[name]
+    return load

@@ -211,8 +211,13 @@ def test_packaged_files_are_registered_and_small() -> None:
 
 def test_every_packaged_checkpoint_holds_its_card() -> None:
     """Cada modelo del paquete se carga y sus métricas rápidas se sostienen
-    (con la comprobación probada arriba con la receta de juguete). Hasta
-    que llegue el primer modelo del curso, el bucle no tiene nada que
-    recorrer; las pruebas de juguete cubren el mecanismo."""
+    (con la comprobación probada arriba con la receta de juguete); su
+    ficha es la receta que está escrita en el código (quien cambie la
+    receta tiene que volver a entrenar) y cabe en la hora de presupuesto."""
+    assert checkpoints.available(), "el paquete no trae pesos del curso"
     for name in checkpoints.available():
         _assert_card_holds(name)
+        card = json.loads((PACKAGED / f"{name}.json").read_text(
+            encoding="utf-8"))
+        assert card["config"] == checkpoints.REGISTRY[name].config, name
+        assert card["train_seconds"] <= 60 * 60, name

