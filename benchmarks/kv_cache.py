@@ -34,6 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.attention import format_table  # noqa: E402
 from course_lib.gpt import GPT, GPTConfig  # noqa: E402
 from course_lib.gpt_moliere import CONFIG as GPT_MOLIERE  # noqa: E402
 from course_lib.layers import count_parameters  # noqa: E402
@@ -57,22 +58,6 @@ COLUMNS = (
     ("cache_tokens_per_s", "con caché (tok/s)", "{:,.0f}"),
     ("speedup", "aceleración", "{:.2f}×"),
 )
-
-
-def format_table(rows: list[dict]) -> str:
-    header = [title for _, title, _ in COLUMNS]
-    body = [[("sí" if row[k] else "NO") if isinstance(row[k], bool)
-             else fmt.format(row[k]) for k, _, fmt in COLUMNS]
-            for row in rows]
-    widths = [max(len(r[i]) for r in [header, *body])
-              for i in range(len(header))]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths,
-                                                   strict=True)),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.rjust(w) for c, w in zip(cells, widths,
-                                                   strict=True))
-              for cells in body]
-    return "\n".join(lines)
 
 
 @torch.no_grad()
@@ -123,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     rows = [bench(name, batch, repeats=args.repeats, seed=args.seed)
             for name in args.configs for batch in args.batches]
-    print(format_table(rows))
+    print(format_table(rows, COLUMNS))
     result = {
         "metadata": {
             "title": "Caché KV en la generación (capítulo 4)",

@@ -289,20 +289,20 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _register() -> None:
+    """Cada receta vive en su módulo, con los mismos nombres: ``CONFIG``,
+    ``build``, ``train``, ``evaluate``, ``TOLERANCE`` y ``tokenizer``."""
     from course_lib import bert_quijote, gpt_moliere
 
-    REGISTRY["bert-quijote"] = Recipe(
-        name="bert-quijote",
-        description="BERT (MLM + NSP) preentrenado en el Quijote, cap. 3",
-        config=bert_quijote.CONFIG, build=bert_quijote.build,
-        train=bert_quijote.train, evaluate=bert_quijote.evaluate,
-        tolerance=bert_quijote.TOLERANCE, tokenizer=bert_quijote.tokenizer)
-    REGISTRY["gpt-moliere"] = Recipe(
-        name="gpt-moliere",
-        description="GPT de caracteres entrenado con Molière, cap. 4",
-        config=gpt_moliere.CONFIG, build=gpt_moliere.build,
-        train=gpt_moliere.train, evaluate=gpt_moliere.evaluate,
-        tolerance=gpt_moliere.TOLERANCE, tokenizer=gpt_moliere.tokenizer)
+    for name, module, description in (
+            ("bert-quijote", bert_quijote,
+             "BERT (MLM + NSP) preentrenado en el Quijote, cap. 3"),
+            ("gpt-moliere", gpt_moliere,
+             "GPT de caracteres entrenado con Molière, cap. 4")):
+        REGISTRY[name] = Recipe(
+            name=name, description=description, config=module.CONFIG,
+            build=module.build, train=module.train,
+            evaluate=module.evaluate, tolerance=module.TOLERANCE,
+            tokenizer=module.tokenizer)
 
 
 _register()

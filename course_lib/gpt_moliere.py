@@ -195,7 +195,6 @@ def train(model: GPT, config: dict[str, Any], run: Run) -> dict[str, Any]:
         recent = sum(part.loss[-50:]) / len(part.loss[-50:])
         run.log(f"paso {done}/{recipe.steps}  pérdida {recent:.3f}  "
                 f"{seconds / 60:.1f} min  {curve[-1] if curve else ''}")
-    model.eval()
     record_sample(recipe.steps)
     model.eval()
     val_loss = evaluate_loss(model, val_data, T)

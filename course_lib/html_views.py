@@ -1,6 +1,7 @@
 """Vistas interactivas que funcionan sin *kernel*: también en el sitio.
 
-Libro: capítulo 4, «Las perillas del muestreo», y el sitio estático.
+Libro: capítulo 4, «Generar texto» (la vista de temperatura y filtro), y
+el sitio estático.
 
 Un control de ``ipywidgets`` necesita un *kernel* de Python detrás: en el
 sitio publicado aparece vacío. Cuando lo que se explora es un conjunto
