@@ -140,9 +140,7 @@ def mae_loss(target: Tensor, pred: Tensor, is_masked: Tensor, *,
         raise ValueError("is_masked no tapa ningún parche: la pérdida "
                          "se promedia sobre los tapados y no hay ninguno")
     if norm_pix:
-        mean = target.mean(dim=-1, keepdim=True)
-        var = target.var(dim=-1, keepdim=True)
-        target = (target - mean) / (var + 1e-6) ** 0.5
+        target = normalize_patches(target)
     per_patch = ((pred - target) ** 2).mean(dim=-1)   # (B, N)
     weights = is_masked.to(per_patch.dtype)
     return (per_patch * weights).sum() / weights.sum()
@@ -387,3 +385,52 @@ def pretrain_mae(model: MAE, x: Tensor, *, steps: int,
                schedule=partial(warmup_cosine, lr=lr, steps=steps,
                                 warmup=warmup),
                progress=progress, desc=desc).loss
+
+
+# --- ¿reconstruye de verdad? dos referencias sin aprendizaje -------------
+
+def inpaint_neighbours(images: Tensor, is_masked: Tensor, patch_size: int,
+                       *, iterations: int = 200) -> Tensor:
+    """Rellena los parches tapados con lo que dicen sus vecinos visibles.
+
+    images: (B, C, H, W); is_masked: (B, N) con True = tapado. Cada píxel
+    tapado se sustituye, una y otra vez, por la media de sus 4 vecinos,
+    con los visibles fijos (difusión: converge a la interpolación más
+    suave que respeta los bordes visibles). Es la referencia que un MAE
+    tiene que batir: si solo «difumina» lo que ve alrededor, no ha
+    aprendido nada sobre las formas.
+    """
+    check_images(images, patch_size=patch_size)
+    check_tensor(is_masked, "is_masked", ndim=2, shape="(B, N)",
+                 dtype_kind="bool")
+    check_int(iterations, "iterations", minimum=0)
+    B, C, H, W = images.shape
+    g = H // patch_size
+    if is_masked.shape != (B, g * g):
+        raise ValueError(f"is_masked debe tener forma {(B, g * g)} (un valor "
+                         f"por parche); se recibió {tuple(is_masked.shape)}")
+    hidden = is_masked.view(B, 1, g, g).to(images.dtype)
+    hidden = hidden.repeat_interleave(patch_size, 2).repeat_interleave(
+        patch_size, 3)                                       # (B, 1, H, W)
+    visible = 1 - hidden
+    # arranque: la media de los píxeles visibles de cada imagen y canal
+    start = (images * visible).sum((2, 3), keepdim=True) / visible.sum(
+        (2, 3), keepdim=True).clamp_min(1)
+    x = images * visible + start * hidden
+    kernel = torch.tensor([[0, 1, 0], [1, 0, 1], [0, 1, 0]],
+                          dtype=images.dtype, device=images.device)
+    kernel = kernel.expand(C, 1, 3, 3)
+    ones = torch.ones(1, 1, H, W, dtype=images.dtype, device=images.device)
+    count = torch.nn.functional.conv2d(ones, kernel[:1], padding=1)
+    for _ in range(iterations):
+        mean = torch.nn.functional.conv2d(x, kernel, padding=1, groups=C)
+        x = images * visible + (mean / count) * hidden       # (B, C, H, W)
+    return x
+
+
+def normalize_patches(patches: Tensor) -> Tensor:
+    """Cada parche (…, P·P·C) con su propia media 0 y varianza 1: el
+    objetivo de ``mae_loss`` con ``norm_pix``."""
+    mean = patches.mean(dim=-1, keepdim=True)
+    var = patches.var(dim=-1, keepdim=True)
+    return (patches - mean) / (var + 1e-6) ** 0.5

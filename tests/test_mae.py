@@ -226,3 +226,35 @@ def test_pretrain_mae_is_seeded_and_lowers_the_loss():
     assert not mae.training
     with pytest.raises(ValueError, match="steps"):
         pretrain_mae(mae, x, steps=0)
+
+
+def test_inpaint_neighbours_keeps_visible_and_fills_smoothly():
+    from course_lib.mae import inpaint_neighbours
+
+    # una rampa horizontal: la difusión la recupera casi entera
+    ramp = torch.linspace(0, 1, 8).expand(1, 1, 8, 8).clone()
+    is_masked = torch.zeros(1, 16, dtype=torch.bool)
+    is_masked[0, [5, 6, 9, 10]] = True                # los 4 del centro
+    out = inpaint_neighbours(ramp, is_masked, 2, iterations=500)
+    visible = ~is_masked.view(1, 1, 4, 4).repeat_interleave(
+        2, 2).repeat_interleave(2, 3)
+    assert torch.equal(out[visible], ramp[visible])
+    assert (out - ramp).abs().max() < 0.02
+    # sin iteraciones, los tapados valen la media de los visibles
+    flat = inpaint_neighbours(ramp, is_masked, 2, iterations=0)
+    assert torch.allclose(flat[~visible], ramp[visible].mean().expand(16))
+    with pytest.raises(ValueError, match="is_masked"):
+        inpaint_neighbours(ramp, is_masked[:, :8], 2)
+
+
+def test_normalize_patches_is_the_norm_pix_target():
+    from course_lib.mae import normalize_patches
+
+    x = torch.randn(2, 5, 12) * 3 + 1
+    out = normalize_patches(x)
+    assert_close(out.mean(-1), torch.zeros(2, 5), atol=1e-5, rtol=0)
+    assert_close(out.var(-1), torch.ones(2, 5), atol=1e-4, rtol=0)
+    pred = torch.zeros(2, 5, 12)
+    is_masked = torch.ones(2, 5, dtype=torch.bool)
+    assert_close(mae_loss(x, pred, is_masked, norm_pix=True),
+                 (out ** 2).mean())
