@@ -44,3 +44,27 @@ def test_a_text_cannot_close_the_script_tag() -> None:
 def test_bad_input_says_what_was_expected(controls, texts, match) -> None:
     with pytest.raises(ValueError, match=match):
         choice_view(controls, texts)
+
+
+def test_image_view_carries_every_png_inside_the_page() -> None:
+    import base64
+
+    from course_lib.html_views import image_choice_view
+
+    pngs = {(i,): b"\x89PNG fake %d" % i for i in range(3)}
+    page = image_choice_view({"tapado": ["25 %", "50 %", "75 %"]}, pngs,
+                             alt="reconstrucciones <del MAE>")
+    payload = re.search(r'<script type="application/json">(.*?)</script>',
+                        page, re.S)[1]
+    data = json.loads(payload)
+    assert {k: base64.b64decode(v.split(",", 1)[1])
+            for k, v in data.items()} == {str(i): p for (i,), p in
+                                          pngs.items()}
+    # la primera imagen ya se ve sin JavaScript, con su texto alternativo
+    assert f'src="{data["0"]}"' in page
+    assert 'alt="reconstrucciones &lt;del MAE&gt;"' in page
+    assert "http" not in page                              # nada de CDN
+    with pytest.raises(TypeError, match="bytes"):
+        image_choice_view({"a": ["x"]}, {(0,): "no es PNG"}, alt="x")
+    with pytest.raises(ValueError, match="alt"):
+        image_choice_view({"a": ["x"]}, {(0,): b"png"}, alt=" ")
