@@ -35,7 +35,7 @@ Decisiones (la ficha guarda la receta entera):
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +45,7 @@ from torch import Tensor
 from course_lib import bert_data
 from course_lib.bert import BertConfig, BertForPreTraining
 from course_lib.bert_training import evaluate_pretraining, pretraining_losses
-from course_lib.training import History, fit, warmup_linear
+from course_lib.training import History, warmup_linear
 
 if TYPE_CHECKING:   # checkpoints importa este módulo para su registro
     from course_lib.checkpoints import Checkpoint, Run
@@ -152,14 +152,6 @@ def train(model: BertForPreTraining, config: dict[str, Any],
     segments = spans("train", n_words=config["span_words"])
     optimizer = torch.optim.AdamW(model.parameters(), lr=config["lr"],
                                   weight_decay=config["weight_decay"])
-    history, curve, seconds, start = History(), [], 0.0, 0
-    state = run.load_state()
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        history.loss, curve = state["loss"], state["curve"]
-        seconds, start = state["seconds"], state["step"]
-        run.log(f"retomo «{run.name}» en el paso {start} de {steps}")
     masking = _masking()
     schedule = partial(warmup_linear, lr=config["lr"], steps=steps,
                        warmup=int(steps * config["warmup_fraction"]))
@@ -173,41 +165,35 @@ def train(model: BertForPreTraining, config: dict[str, Any],
         return losses.mlm + losses.nsp, {"mlm": losses.mlm,
                                          "nsp": losses.nsp}
 
-    for first in range(start, steps, every):
-        tic = time.perf_counter()
-        n = min(every, steps - first)
+    def batches(first: int, n: int) -> Callable[[int], Any]:
         seed = config["seed"] * 100_003 + first
         data, labels = nsp_data(segments, n_pairs=n * batch_size,
                                 max_len=config["max_len"], seed=seed)
         masks = torch.Generator().manual_seed(seed)
 
-        def batch(step: int, data: dict[str, Tensor] = data,
-                  labels: Tensor = labels, masks: torch.Generator = masks
-                  ) -> tuple[dict[str, Tensor], Tensor, torch.Generator]:
+        def batch(step: int) -> tuple[dict[str, Tensor], Tensor,
+                                      torch.Generator]:
             rows = slice(step * batch_size, (step + 1) * batch_size)
             return ({k: v[rows] for k, v in data.items()}, labels[rows],
                     masks)
+        return batch
 
-        part = fit(model, optimizer, batch, loss_fn, steps=n,
-                   schedule=lambda s, first=first: schedule(first + s),
-                   grad_clip=config["grad_clip"], progress=False)
-        history.loss += part.loss
-        done = first + n
-        if done % config["eval_every"] == 0 or done == steps:
-            metrics = _evaluate(model, config, config["quick_pairs"])
-            curve.append({"step": done, **metrics})
-            model.train()
-        seconds += time.perf_counter() - tic
-        run.save_state(done, model=model.state_dict(),
-                       optimizer=optimizer.state_dict(),
-                       loss=history.loss, curve=curve, seconds=seconds)
-        recent = sum(part.loss[-50:]) / len(part.loss[-50:])
-        run.log(f"paso {done}/{steps}  pérdida {recent:.3f}  "
-                f"{seconds / 60:.1f} min  {curve[-1] if curve else ''}")
+    def after_chunk(done: int, part: History) -> dict[str, Any] | None:
+        if done % config["eval_every"] and done != steps:
+            return None
+        metrics = _evaluate(model, config, config["quick_pairs"])
+        model.train()
+        return {"step": done, **metrics}
+
+    progress = run.fit_in_chunks(
+        model, optimizer, loss_fn, steps=steps, every=every,
+        batches=batches, schedule=schedule, grad_clip=config["grad_clip"],
+        after_chunk=after_chunk)
     model.eval()
     final = _evaluate(model, config, config["test_pairs"])
     return {**final, "test_pairs": config["test_pairs"],
-            "train_minutes": round(seconds / 60, 1), "curve": curve}
+            "train_minutes": round(progress.seconds / 60, 1),
+            "curve": progress.curve}
 
 
 def evaluate(checkpoint: Checkpoint) -> dict[str, float]:

@@ -42,10 +42,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from course_lib.training import History, fit
+
 __all__ = [
     "REGISTRY",
     "Checkpoint",
     "CheckpointError",
+    "Progress",
     "Recipe",
     "Run",
     "available",
@@ -100,6 +103,82 @@ class Run:
             return None
         return torch.load(self.state_path, map_location=self.device,
                           weights_only=True)
+
+    def fit_in_chunks(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        loss_fn: Callable[[nn.Module, Any], Any],
+        *,
+        steps: int,
+        every: int,
+        batches: Callable[[int, int], Callable[[int], Any]],
+        schedule: Callable[[int], float],
+        grad_clip: float | None = None,
+        before_chunk: Callable[[int], None] | None = None,
+        after_chunk: Callable[[int, History], dict[str, Any] | None]
+        | None = None,
+        extra: dict[str, list] | None = None,
+    ) -> Progress:
+        """El bucle de ``training.fit`` en tramos de ``every`` pasos, con el
+        estado guardado tras cada tramo: retoma donde se cortó.
+
+        Para cada tramo que empieza en el paso ``first`` (de ``n`` pasos):
+        ``before_chunk(first)``; ``batches(first, n)`` da la función de
+        lotes del tramo (cada receta siembra sus datos con ``first``, así
+        que retomar da los mismos lotes); ``fit`` con ``schedule`` desplazado
+        a ``first``; ``after_chunk(first + n, historia_del_tramo)`` puede
+        devolver un punto para la curva. ``extra`` son listas que la receta
+        llena (las muestras del GPT…): se guardan y se recuperan con el
+        estado. El tiempo cuenta solo lo que se entrena en esta y en las
+        ejecuciones anteriores, no las esperas entre ellas.
+        """
+        progress = Progress(extra=dict(extra or {}))
+        start = 0
+        state = self.load_state()
+        if state is not None:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            progress.loss, progress.curve = state["loss"], state["curve"]
+            progress.seconds, start = state["seconds"], state["step"]
+            for name, values in progress.extra.items():
+                values[:] = state[name]
+            self.log(f"retomo «{self.name}» en el paso {start} de {steps}")
+        for first in range(start, steps, every):
+            tic = time.perf_counter()
+            if before_chunk is not None:
+                before_chunk(first)
+            n = min(every, steps - first)
+            part = fit(model, optimizer, batches(first, n), loss_fn, steps=n,
+                       schedule=lambda s, first=first: schedule(first + s),
+                       grad_clip=grad_clip, progress=False)
+            progress.loss += part.loss
+            done = first + n
+            point = after_chunk(done, part) if after_chunk else None
+            if point is not None:
+                progress.curve.append(point)
+            progress.seconds += time.perf_counter() - tic
+            self.save_state(done, model=model.state_dict(),
+                            optimizer=optimizer.state_dict(),
+                            loss=progress.loss, curve=progress.curve,
+                            seconds=progress.seconds, **progress.extra)
+            recent = sum(part.loss[-50:]) / len(part.loss[-50:])
+            self.log(f"paso {done}/{steps}  pérdida {recent:.3f}  "
+                     f"{progress.seconds / 60:.1f} min  "
+                     f"{progress.curve[-1] if progress.curve else ''}")
+        return progress
+
+
+@dataclass
+class Progress:
+    """Lo que deja ``Run.fit_in_chunks``: la pérdida de cada paso, la
+    curva de evaluaciones, los segundos de entrenamiento y las listas
+    ``extra`` de la receta."""
+
+    loss: list[float] = field(default_factory=list)
+    curve: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    extra: dict[str, list] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -291,13 +370,15 @@ def main(argv: list[str] | None = None) -> None:
 def _register() -> None:
     """Cada receta vive en su módulo, con los mismos nombres: ``CONFIG``,
     ``build``, ``train``, ``evaluate``, ``TOLERANCE`` y ``tokenizer``."""
-    from course_lib import bert_quijote, gpt_moliere
+    from course_lib import bert_quijote, gpt_moliere, mae_shapes
 
     for name, module, description in (
             ("bert-quijote", bert_quijote,
              "BERT (MLM + NSP) preentrenado en el Quijote, cap. 3"),
             ("gpt-moliere", gpt_moliere,
-             "GPT de caracteres entrenado con Molière, cap. 4")):
+             "GPT de caracteres entrenado con Molière, cap. 4"),
+            ("mae-figuras", mae_shapes,
+             "MAE preentrenado con figuras sin etiqueta, caps. 5 y 6")):
         REGISTRY[name] = Recipe(
             name=name, description=description, config=module.CONFIG,
             build=module.build, train=module.train,

@@ -34,7 +34,7 @@ Decisiones (la ficha guarda la receta entera):
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +50,7 @@ from course_lib.lm_training import (
     get_batch,
     make_optimizer,
 )
-from course_lib.training import History, fit, warmup_cosine_to_min
+from course_lib.training import History, warmup_cosine_to_min
 
 if TYPE_CHECKING:   # checkpoints importa este módulo para su registro
     from course_lib.checkpoints import Checkpoint, Run
@@ -137,15 +137,7 @@ def train(model: GPT, config: dict[str, Any], run: Run) -> dict[str, Any]:
     T = model.config.max_position_embeddings
     train_data, val_data = splits()
     optimizer = make_optimizer(model, recipe)
-    history, curve, samples, seconds, start = History(), [], [], 0.0, 0
-    state = run.load_state()
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        history.loss, curve = state["loss"], state["curve"]
-        samples, seconds, start = state["samples"], state["seconds"], \
-            state["step"]
-        run.log(f"retomo «{run.name}» en el paso {start} de {recipe.steps}")
+    samples: list[dict[str, Any]] = []
     schedule = partial(warmup_cosine_to_min, lr=recipe.lr,
                        min_lr=recipe.min_lr, steps=recipe.steps,
                        warmup=recipe.warmup_steps)
@@ -166,41 +158,37 @@ def train(model: GPT, config: dict[str, Any], run: Run) -> dict[str, Any]:
         x, y = batch                                     # (B, T) cada uno
         return model(x, y)[1]
 
-    every = config["save_every"]
-    for first in range(start, recipe.steps, every):
-        tic = time.perf_counter()
+    def before_chunk(first: int) -> None:
         if first in config["sample_steps"]:
             record_sample(first)
-        n = min(every, recipe.steps - first)
+
+    def batches(first: int, n: int) -> Callable[[int], tuple[Tensor, Tensor]]:
         generator = torch.Generator().manual_seed(
             config["seed"] * 100_003 + first)
 
-        def batch(step: int, generator: torch.Generator = generator
-                  ) -> tuple[Tensor, Tensor]:
+        def batch(step: int) -> tuple[Tensor, Tensor]:
             return get_batch(train_data, T, recipe.batch_size,
                              generator=generator)
+        return batch
 
-        part = fit(model, optimizer, batch, loss_fn, steps=n,
-                   schedule=lambda s, first=first: schedule(first + s),
-                   grad_clip=recipe.grad_clip, progress=False)
-        history.loss += part.loss
-        done = first + n
-        if done % recipe.eval_every == 0 or done == recipe.steps:
-            curve.append(measure(done))
-            model.train()
-        seconds += time.perf_counter() - tic
-        run.save_state(done, model=model.state_dict(),
-                       optimizer=optimizer.state_dict(), loss=history.loss,
-                       curve=curve, samples=samples, seconds=seconds)
-        recent = sum(part.loss[-50:]) / len(part.loss[-50:])
-        run.log(f"paso {done}/{recipe.steps}  pérdida {recent:.3f}  "
-                f"{seconds / 60:.1f} min  {curve[-1] if curve else ''}")
+    def after_chunk(done: int, part: History) -> dict[str, float] | None:
+        if done % recipe.eval_every and done != recipe.steps:
+            return None
+        point = measure(done)
+        model.train()
+        return point
+
+    progress = run.fit_in_chunks(
+        model, optimizer, loss_fn, steps=recipe.steps,
+        every=config["save_every"], batches=batches, schedule=schedule,
+        grad_clip=recipe.grad_clip, before_chunk=before_chunk,
+        after_chunk=after_chunk, extra={"samples": samples})
     record_sample(recipe.steps)
     model.eval()
     val_loss = evaluate_loss(model, val_data, T)
     return {"val_loss": round(val_loss, 4), "val_chars": len(val_data),
-            "train_minutes": round(seconds / 60, 1), "curve": curve,
-            "samples": samples}
+            "train_minutes": round(progress.seconds / 60, 1),
+            "curve": progress.curve, "samples": samples}
 
 
 def evaluate(checkpoint: Checkpoint) -> dict[str, float]:

@@ -159,6 +159,57 @@ def test_interrupted_training_resumes_to_the_same_weights(
     torch.testing.assert_close(resumed, reference, rtol=0, atol=1e-6)
 
 
+def _chunked(folder: Path, stop_after: int | None = None
+             ) -> tuple[nn.Module, checkpoints.Progress]:
+    """``Run.fit_in_chunks`` con una regresión con ruido en los lotes
+    (sembrados por tramo) y una lista ``extra``; se corta, si se pide, tras
+    el tramo que termina en ``stop_after``."""
+    folder.mkdir(exist_ok=True)
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1, bias=False)
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    run = Run(name="tramos", folder=folder, device=torch.device("cpu"),
+              log=lambda text: None)
+    notes: list[int] = []
+
+    def batches(first: int, n: int):
+        g = torch.Generator().manual_seed(first)
+
+        def batch(step: int):
+            x = torch.randn(16, 3, generator=g)
+            return x, x @ TRUE_W.T + 0.1 * torch.randn(16, 1, generator=g)
+        return batch
+
+    def after_chunk(done: int, part) -> dict | None:
+        notes.append(done)
+        if done == stop_after:
+            raise Interrupted
+        return {"step": done, "loss": part.loss[-1]} if done % 20 == 0 \
+            else None
+
+    progress = run.fit_in_chunks(
+        model, opt, lambda m, b: nn.functional.mse_loss(m(b[0]), b[1]),
+        steps=50, every=10, batches=batches, schedule=lambda s: 0.05,
+        after_chunk=after_chunk, extra={"notes": notes})
+    return model, progress
+
+
+def test_fit_in_chunks_resumes_to_the_same_weights_and_history(
+        tmp_path: Path) -> None:
+    whole, done = _chunked(tmp_path / "entero")
+    assert [p["step"] for p in done.curve] == [20, 40]
+    assert len(done.loss) == 50 and done.extra["notes"] == [10, 20, 30, 40,
+                                                            50]
+    cut = tmp_path / "cortado"
+    with pytest.raises(Interrupted):
+        _chunked(cut, stop_after=30)     # el tramo 30 no llega a guardarse
+    assert (cut / "tramos.estado.pt").is_file()
+    resumed, again = _chunked(cut)
+    assert torch.equal(resumed.weight, whole.weight)
+    assert again.loss == done.loss and again.curve == done.curve
+    assert again.extra["notes"] == done.extra["notes"]
+
+
 def test_missing_weights_say_how_to_rebuild_them(folder: Path) -> None:
     with pytest.raises(CheckpointError, match="Faltan.*make checkpoint"):
         checkpoints.load("juguete")
