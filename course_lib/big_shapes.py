@@ -26,10 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
 from torch import Tensor
 
-from course_lib.shapes import COLOURS, SHAPE_NAMES, _polygon
+from course_lib.shapes import COLOURS, SHAPE_NAMES, silhouette
 from course_lib.utils import check_int
 
 # Media y desviación típica de los píxeles (todas las imágenes y canales):
@@ -57,24 +56,6 @@ class BigShapes:
         return len(self.labels)
 
 
-def _silhouette(shape: str, cx: float, cy: float, r: float,
-                image_size: int) -> np.ndarray:
-    """Silueta (S, S) en [0, 1]; centro y radio en píxeles."""
-    k = _SUPERSAMPLE
-    canvas = Image.new("L", (image_size * k, image_size * k), 0)
-    draw = ImageDraw.Draw(canvas)
-    cx, cy, r = cx * k, cy * k, r * k
-    if shape == "círculo":
-        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=255)
-    elif shape == "cuadrado":
-        s = 0.85 * r
-        draw.rectangle([cx - s, cy - s, cx + s, cy + s], fill=255)
-    else:
-        draw.polygon(_polygon(shape, cx, cy, r), fill=255)
-    small = canvas.resize((image_size, image_size), Image.Resampling.BOX)
-    return np.asarray(small, dtype=np.float32) / 255.0
-
-
 def render_big_shape(shape: str, rng: np.random.Generator, *,
                      image_size: int = 32) -> np.ndarray:
     """Una imagen (3, S, S) float32 en [0, 1] con ``shape`` y todo lo
@@ -86,7 +67,9 @@ def render_big_shape(shape: str, rng: np.random.Generator, *,
     S = image_size
     r = rng.uniform(*RADIUS) * S
     cx, cy = S / 2 + rng.uniform(-CENTRE_JITTER, CENTRE_JITTER, 2) * S
-    mask = _silhouette(shape, cx, cy, r, S)[None]              # (1, S, S)
+    k = _SUPERSAMPLE
+    mask = silhouette(shape, cx * k, cy * k, r * k, side=S * k,
+                      image_size=S)[None]                      # (1, S, S)
     colour = list(COLOURS.values())[rng.integers(len(COLOURS))][0]
     rgb = np.clip(np.array(colour) + rng.normal(0, COLOUR_NOISE, 3), 0, 1)
     background = rng.uniform(0, BACKGROUND_MAX, 3)

@@ -228,13 +228,24 @@ def _mask(shape: str, size: str, row: int, col: int,
           image_size: int) -> np.ndarray:
     """Silueta (S, S) en [0, 1] de una figura, dibujada a 4× y reducida
     (antialiasing). Se guarda en caché: hay solo 5 · 2 · 9 por tamaño."""
-    k = 4
-    side = image_size * k
+    side = image_size * 4
+    cell = side / 3
+    mask = silhouette(shape, (col + 0.5) * cell, (row + 0.5) * cell,
+                      SIZES[size][0] * 0.42 * cell, side=side,
+                      image_size=image_size)
+    mask.setflags(write=False)
+    return mask
+
+
+def silhouette(shape: str, cx: float, cy: float, r: float, *, side: int,
+               image_size: int) -> np.ndarray:
+    """Silueta (S, S) float32 en [0, 1] de ``shape`` con centro (cx, cy) y
+    radio r, dibujada en un lienzo de ``side`` píxeles (cx, cy y r en
+    píxeles de ese lienzo) y reducida a ``image_size`` promediando
+    (antialiasing). El círculo tiene radio r; el cuadrado, medio lado
+    0,85·r; los polígonos, los vértices de ``_polygon``."""
     canvas = Image.new("L", (side, side), 0)
     draw = ImageDraw.Draw(canvas)
-    cell = side / 3
-    cx, cy = (col + 0.5) * cell, (row + 0.5) * cell
-    r = SIZES[size][0] * 0.42 * cell
     if shape == "círculo":
         draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=255)
     elif shape == "cuadrado":
@@ -243,9 +254,7 @@ def _mask(shape: str, size: str, row: int, col: int,
     else:
         draw.polygon(_polygon(shape, cx, cy, r), fill=255)
     small = canvas.resize((image_size, image_size), Image.Resampling.BOX)
-    mask = np.asarray(small, dtype=np.float32) / 255.0
-    mask.setflags(write=False)
-    return mask
+    return np.asarray(small, dtype=np.float32) / 255.0
 
 
 def _shift(mask: np.ndarray, dy: int, dx: int) -> np.ndarray:
