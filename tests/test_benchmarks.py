@@ -265,3 +265,29 @@ def test_gpt_moliere_compares_with_gpt2_of_transformers(tmp_path,
     config = GPTConfig.preset("cpu", vocab_size=85)
     assert count_parameters(bench.hf_reference(config)) == count_parameters(
         bench.GPT(config))
+
+
+# --- mae_shapes.py -----------------------------------------------------
+
+def test_mae_shapes_writes_table_and_curves(tmp_path) -> None:
+    import subprocess
+
+    out = tmp_path / "mae_shapes.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "mae_shapes.py"),
+         "--seeds", "0", "--per-class", "5", "--steps", "2",
+         "--eval-every", "1", "--threads", "1", "--json", str(out)],
+        check=True, capture_output=True, text=True, cwd=tmp_path,
+        timeout=600)
+    assert "codificador MAE + sonda lineal" in done.stdout
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert {"title", "description", "checkpoint_sha256"} <= set(
+        data["metadata"])
+    methods = [row["método"] for row in data["rows"]]
+    assert len(methods) == 5 and "ViT desde cero (ajuste supervisado)" in \
+        methods
+    for row in data["rows"]:
+        assert not any(isinstance(v, (list, dict)) for v in row.values())
+        assert 0.0 <= row["exactitud media"] <= 1.0
+    curves = [r["curve"] for r in data["runs"] if "curve" in r]
+    assert [[s for s, _ in c] for c in curves] == [[1, 2], [1, 2]]
