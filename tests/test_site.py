@@ -522,3 +522,22 @@ def test_static_sampling_view_works_without_kernel(visit: Any) -> None:
         "04_gpt_moliere.html: la vista no cambia al elegir otra temperatura")
     assert not v.console_errors, _report("04_gpt_moliere.html",
                                          v.console_errors, v)
+
+
+def test_static_masking_view_works_without_kernel(visit: Any) -> None:
+    """La vista de la proporción tapada del MAE del curso (capítulo 6) vive
+    en la página publicada: elegir otra proporción cambia la imagen, que
+    viaja dentro de la página y se ve (no 0 px)."""
+    v = visit("notebooks/06_mae.html")
+    views = v.page.locator(".vista-estatica")
+    assert views.count() >= 1, ("06_mae.html: no está la vista estática "
+                                "de la proporción tapada")
+    img = views.first.locator("img")
+    before = img.get_attribute("src")
+    assert before.startswith("data:image/png;base64,")
+    assert img.get_attribute("alt")
+    assert img.bounding_box()["height"] > 50, "06_mae.html: imagen vacía"
+    views.first.locator("select").nth(1).select_option(index=3)   # 90 %
+    assert img.get_attribute("src") != before, (
+        "06_mae.html: la vista no cambia al elegir otra proporción")
+    assert not v.console_errors, _report("06_mae.html", v.console_errors, v)
