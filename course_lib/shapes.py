@@ -60,6 +60,8 @@ HELD_OUT = frozenset({("triángulo", "verde"), ("círculo", "amarillo"),
 ANSWERS = ("no", "sí")
 _RELATIONS = ("a la izquierda", "a la derecha", "encima", "debajo")
 _BACKGROUND = (0.05, 0.05, 0.07)
+# Luminancia (ITU-R BT.601) para pasar una imagen a gris.
+_LUMINANCE = torch.tensor([0.299, 0.587, 0.114])
 # Media y desviación típica por canal de los píxeles que dibuja ``render``
 # (fondo casi negro: valores pequeños). CLIP (cap. 7) y la fusión (cap. 8)
 # normalizan con ellas, como CLIP con las de su corpus; sin normalizar, la
@@ -327,7 +329,9 @@ def _check_n(n: int, image_size: int) -> None:
 class CaptionData:
     """Imágenes con una figura y su descripción. ``images`` (n, 3, S, S);
     ``shape``, ``colour``, ``size``, ``position``: (n,) índices en
-    ``SHAPE_NAMES``, ``COLOUR_NAMES``, ``SIZES`` y ``POSITIONS``."""
+    ``SHAPE_NAMES``, ``COLOUR_NAMES``, ``SIZES`` y ``POSITIONS``;
+    ``grey``: (n,) booleano, las imágenes en gris (``colour`` es el color
+    con el que se dibujó la figura; la descripción no lo dice)."""
 
     images: Tensor
     captions: list[str]
@@ -336,14 +340,27 @@ class CaptionData:
     size: Tensor
     position: Tensor
     figures: list[Figure]
+    grey: Tensor
 
 
 def make_caption_data(n: int, *, seed: int = 0, image_size: int = 32,
-                      held_out: str = "exclude") -> CaptionData:
+                      held_out: str = "exclude",
+                      greyscale: float = 0.0) -> CaptionData:
     """``n`` imágenes de una figura. ``held_out``: «exclude» (nunca las
     combinaciones de ``HELD_OUT``, para entrenar), «only» (solo ellas, para
-    evaluar la composición) o «include» (todas)."""
+    evaluar la composición) o «include» (todas).
+
+    ``greyscale``: la fracción de imágenes (al azar) que se pasan a gris
+    (la luminancia en los tres canales), como las fotos en blanco y negro
+    de la web, con una descripción que no nombra el color («un triángulo
+    pequeño arriba»). Se sortean con su propio generador: las imágenes y
+    las demás descripciones son las mismas que con ``greyscale=0``.
+    """
     _check_n(n, image_size)
+    if (isinstance(greyscale, bool) or not isinstance(greyscale, (int, float))
+            or not 0.0 <= greyscale <= 1.0):
+        raise ValueError("greyscale es la fracción de imágenes en gris: un "
+                         f"número entre 0 y 1; se recibió {greyscale!r}")
     all_combos = [(s, c) for s in SHAPE_NAMES for c in COLOUR_NAMES]
     if held_out == "exclude":
         combos = [sc for sc in all_combos if sc not in HELD_OUT]
@@ -366,8 +383,63 @@ def make_caption_data(n: int, *, seed: int = 0, image_size: int = 32,
                        COLOUR_NAMES.index(f.colour), tuple(SIZES).index(
                            f.size), 3 * f.row + f.col))
     lab = torch.tensor(labels)  # (n, 4)
-    return CaptionData(_stack_with_noise(images, rng), captions,
-                       lab[:, 0], lab[:, 1], lab[:, 2], lab[:, 3], figures)
+    x = _stack_with_noise(images, rng)                        # (n, 3, S, S)
+    grey = torch.from_numpy(
+        np.random.default_rng([seed, 1]).random(n) < greyscale)   # (n,)
+    for i in grey.nonzero().flatten().tolist():
+        x[i] = (_LUMINANCE @ x[i].flatten(1)).view(1, *x.shape[2:])
+        f = figures[i]
+        captions[i] = f"{noun_phrase(f.shape, None, f.size)} {f.position}"
+    return CaptionData(x, captions, lab[:, 0], lab[:, 1], lab[:, 2],
+                       lab[:, 3], figures, grey)
+
+
+@dataclass(frozen=True)
+class BindingData:
+    """Escenas de dos figuras y tres descripciones de cada una (capítulo 7,
+    ¿liga CLIP los atributos?). ``images`` (n, 3, S, S); ``captions``, la
+    correcta («un círculo rojo y una cruz azul»); ``swapped``, los mismos
+    colores cambiados de figura («un círculo azul y una cruz roja»);
+    ``absent``, un color cambiado por otro que no está en la imagen."""
+
+    images: Tensor
+    captions: list[str]
+    swapped: list[str]
+    absent: list[str]
+    figures: list[tuple[Figure, Figure]]
+
+
+def make_binding_data(n: int, *, seed: int = 0,
+                      image_size: int = 32) -> BindingData:
+    """``n`` escenas con dos figuras de forma y color distintos, en celdas
+    distintas. Ni las dos combinaciones de la imagen ni las de la frase
+    con los colores cambiados están en ``HELD_OUT``: las tres frases usan
+    combinaciones que un CLIP entrenado con ``make_caption_data`` ha
+    visto. Solo difieren en qué color va con qué forma."""
+    _check_n(n, image_size)
+    rng = np.random.default_rng(seed)
+    images, captions, swapped, absent, figures = [], [], [], [], []
+    while len(images) < n:
+        (s1, s2), (c1, c2) = (rng.choice(SHAPE_NAMES, 2, replace=False),
+                              rng.choice(COLOUR_NAMES, 2, replace=False))
+        combos = {(s1, c1), (s2, c2), (s1, c2), (s2, c1)}
+        if combos & HELD_OUT:
+            continue
+        other = str(rng.choice([c for c in COLOUR_NAMES
+                                if c not in (c1, c2)
+                                and (s1, c) not in HELD_OUT]))
+        cells = _cells(rng, 2)
+        pair = tuple(Figure(str(s), str(c), _size(rng), cell // 3, cell % 3)
+                     for s, c, cell in ((s1, c1, cells[0]),
+                                        (s2, c2, cells[1])))
+        figures.append(pair)
+        images.append(render(list(pair), image_size=image_size, rng=rng,
+                             pixel_noise=0.0))
+        captions.append(f"{noun_phrase(s1, c1)} y {noun_phrase(s2, c2)}")
+        swapped.append(f"{noun_phrase(s1, c2)} y {noun_phrase(s2, c1)}")
+        absent.append(f"{noun_phrase(s1, other)} y {noun_phrase(s2, c2)}")
+    return BindingData(_stack_with_noise(images, rng), captions, swapped,
+                       absent, figures)
 
 
 # --- preguntas que necesitan las dos modalidades (capítulo 8) -----------

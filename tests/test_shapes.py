@@ -81,6 +81,57 @@ def test_captions_agree_with_the_figure():
         assert ("un " in text) != ("una " in text)
 
 
+def test_greyscale_images_are_grey_and_their_caption_has_no_colour():
+    plain = S.make_caption_data(200, seed=3, image_size=24)
+    data = S.make_caption_data(200, seed=3, image_size=24, greyscale=0.25)
+    grey = data.grey
+    assert grey.dtype == torch.bool and 20 < int(grey.sum()) < 80
+    assert not plain.grey.any()
+    # Las demás imágenes y frases son las mismas que sin grises.
+    assert torch.equal(data.images[~grey], plain.images[~grey])
+    assert [c for c, g in zip(data.captions, grey.tolist(), strict=True)
+            if not g] == [c for c, g in zip(plain.captions, grey.tolist(),
+                                              strict=True) if not g]
+    colour_words = {w for c, (_, fem) in S.COLOURS.items() for w in (c, fem)}
+    for i in grey.nonzero().flatten().tolist():
+        x = data.images[i]                                  # (3, S, S)
+        assert torch.equal(x[0], x[1]) and torch.equal(x[1], x[2])
+        f = data.figures[i]
+        assert not set(data.captions[i].split()) & colour_words
+        assert data.captions[i].endswith(f.position)
+        assert f.shape in data.captions[i]
+    # La luminancia conserva la figura: sigue más clara que el fondo.
+    i = grey.nonzero()[0].item()
+    assert data.images[i].max() > data.images[i].median() + 0.2
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, "0.2", True])
+def test_greyscale_must_be_a_fraction(bad):
+    with pytest.raises(ValueError, match="greyscale"):
+        S.make_caption_data(4, greyscale=bad)
+
+
+def test_binding_data_differs_only_in_which_colour_goes_with_which_shape():
+    data = S.make_binding_data(80, seed=0, image_size=48)
+    assert data.images.shape == (80, 3, 48, 48)
+    for (a, b), right, swapped, absent in zip(
+            data.figures, data.captions, data.swapped, data.absent,
+            strict=True):
+        assert a.shape != b.shape and a.colour != b.colour
+        assert (a.row, a.col) != (b.row, b.col)
+        assert right == f"{S.noun_phrase(a.shape, a.colour)} y " \
+                        f"{S.noun_phrase(b.shape, b.colour)}"
+        assert swapped == f"{S.noun_phrase(a.shape, b.colour)} y " \
+                          f"{S.noun_phrase(b.shape, a.colour)}"
+        assert sorted(right.split()) != sorted(absent.split())
+        assert absent.endswith(S.noun_phrase(b.shape, b.colour))
+        for s, c in [(a.shape, a.colour), (b.shape, b.colour),
+                     (a.shape, b.colour), (b.shape, a.colour)]:
+            assert (s, c) not in S.HELD_OUT
+    again = S.make_binding_data(80, seed=0, image_size=48)
+    assert torch.equal(again.images, data.images)
+
+
 def test_held_out_combinations():
     train = S.make_caption_data(250, seed=1)
     seen = {(f.shape, f.colour) for f in train.figures}
