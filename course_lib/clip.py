@@ -6,8 +6,9 @@ Artículo: Radford et al. (2021), §2.3 (pérdida, figura 3) y §3.1
 (*zero-shot*, plantillas y ensamblado de *prompts*).
 
 Flujo: imagen (B, 3, S, S) → normalización por canal (como hace
-``CLIPImageProcessor``) → ViT del capítulo 5 → token de clase →
-``visual_projection``; texto (B, T) → Transformer causal →
+``CLIPImageProcessor``) → ViT del capítulo 5 → resumen (la media de
+los parches en el modelo del libro; el token de clase en los CLIP de
+OpenAI) → ``visual_projection``; texto (B, T) → Transformer causal →
 estado del token ``<eos>`` → ``text_projection``. Los dos vectores se
 normalizan (norma L2 = 1) y sus productos escalares, multiplicados por
 ``exp(logit_scale)`` (la inversa de la temperatura), son los *logits*.
@@ -206,11 +207,13 @@ def _vision_default() -> ViTConfig:
     # rejilla 3 × 3 de ``shapes``, así que cada figura cae entera en un
     # parche (con 32 px y parches de 8, la figura se parte entre 2-4
     # parches en posiciones variables y la forma casi no se aprende).
+    # Resumen por la media de los parches: con el token de clase, CLIP no
+    # aprende dónde está la figura (capítulo 7, sección 8).
     return ViTConfig(image_size=48, patch_size=16, num_channels=3,
                      hidden_size=64, num_hidden_layers=2,
                      num_attention_heads=4, intermediate_size=128,
                      num_labels=0, hidden_act="quick_gelu",
-                     layer_norm_eps=1e-5)
+                     layer_norm_eps=1e-5, pooling="mean")
 
 
 # Normalización de las imágenes de los CLIP de OpenAI (CLIPImageProcessor).
@@ -256,6 +259,10 @@ class CLIPConfig:
     learn_logit_scale: bool = True
     image_mean: tuple[float, ...] = SHAPES_MEAN      # por canal
     image_std: tuple[float, ...] = SHAPES_STD
+    # Desviación inicial de las posiciones del ViT: del tamaño de la
+    # proyección de un parche normalizado, no 0,02 como en el ViT; si no,
+    # la posición se pierde frente a los píxeles (capítulo 7, sección 8).
+    vision_position_std: float = 0.5
 
     def __post_init__(self) -> None:
         C = self.vision.num_channels
@@ -269,9 +276,13 @@ class CLIPConfig:
         if self.vision.num_labels:
             raise ValueError("el ViT de CLIP no lleva cabeza: num_labels=0;"
                              f" se recibió {self.vision.num_labels}")
-        if self.projection_dim < 1 or self.max_logit_scale <= 0:
-            raise ValueError("projection_dim y max_logit_scale deben ser "
-                             "positivos")
+        if (self.projection_dim < 1 or self.max_logit_scale <= 0
+                or not self.vision_position_std > 0):
+            raise ValueError("projection_dim, max_logit_scale y "
+                             "vision_position_std deben ser positivos; se "
+                             f"recibieron {self.projection_dim}, "
+                             f"{self.max_logit_scale} y "
+                             f"{self.vision_position_std}")
 
     @classmethod
     def from_hf_config(cls, hf_config: object) -> CLIPConfig:
@@ -324,6 +335,8 @@ class CLIP(nn.Module):
                         std=0.02)
         nn.init.normal_(self.text_model.embeddings.position_embedding.weight,
                         std=0.01)
+        nn.init.normal_(self.vision_model.vit.embeddings.position_embeddings,
+                        std=config.vision_position_std)
         self.logit_scale = nn.Parameter(
             torch.tensor(config.logit_scale_init),
             requires_grad=config.learn_logit_scale)

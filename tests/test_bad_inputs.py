@@ -648,6 +648,7 @@ CASES: list[tuple[str, Callable[[], object], type, tuple[str, ...]]] = [
     ("qa-kinds-str", lambda: shapes.make_qa_data(2, kinds="color"), TE,
      ("kinds", "str")),
     ("caption-n0", lambda: shapes.make_caption_data(0), VE, ("n",)),
+    ("binding-n0", lambda: shapes.make_binding_data(0), VE, ("n",)),
     ("word-tok-int", lambda: shapes.WordTokenizer()(5), TE, ("texts",)),
     ("word-tok-empty", lambda: shapes.WordTokenizer()([]), VE,
      ("vacía",)),
@@ -656,6 +657,8 @@ CASES: list[tuple[str, Callable[[], object], type, tuple[str, ...]]] = [
     ("word-decode-str", lambda: shapes.WordTokenizer().decode("12"), TE,
      ("ids",)),
     # clip
+    ("clip-cfg-pos-std0", lambda: clip.CLIPConfig(vision_position_std=0.0),
+     VE, ("vision_position_std",)),
     ("clip-text-cfg-heads0", lambda: clip.CLIPTextConfig(
         num_attention_heads=0), VE, ("num_attention_heads",)),
     ("clip-text-cfg-eos", lambda: clip.CLIPTextConfig(eos_token_id=65), VE,

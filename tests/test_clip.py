@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch.testing import assert_close
 from transformers import CLIPConfig as HFCLIPConfig
 from transformers import CLIPModel as HFCLIPModel
@@ -271,3 +272,24 @@ def test_spanish_errors():
         CLIPConfig(image_mean=(0.5,))
     with pytest.raises(ValueError, match="positiva"):
         CLIPConfig(image_std=(0.1, 0.0, 0.1))
+
+
+def test_book_clip_averages_the_patches_and_starts_with_large_positions():
+    """La receta del libro (cap. 7, §8): resumen por la media de los
+    parches (no el token de clase) y posiciones iniciales del tamaño de un
+    parche proyectado. Los CLIP de OpenAI (``from_hf``) siguen con el token
+    de clase."""
+    torch.manual_seed(0)
+    model = CLIP().eval()
+    assert model.config.vision.pooling == "mean"
+    pos = model.vision_model.vit.embeddings.position_embeddings  # (1, 10, D)
+    assert 0.4 < pos.std().item() < 0.6
+    x = torch.rand(3, 3, 48, 48)
+    with torch.no_grad():
+        features = model.vision_model.forward_features(
+            (x - model.pixel_mean) / model.pixel_std)         # (3, 10, D)
+        expected = F.normalize(
+            model.visual_projection(features[:, 1:].mean(1)), dim=-1)
+        torch.testing.assert_close(model.encode_image(x), expected)
+    assert CLIPConfig.from_hf_config(_hf_clip().config).vision.pooling == \
+        "cls"
