@@ -1,14 +1,25 @@
-"""¿Qué necesita el CLIP pequeño para ver la forma? Estudio del cap. 7.
+"""¿Qué necesita el CLIP pequeño para ver la forma y la posición? Estudio
+del cap. 7.
 
 Entrena el CLIP del capítulo 7 (``course_lib.clip``) con las figuras de
 ``course_lib.shapes`` en varias variantes y semillas, y mide la
 clasificación *zero-shot* de la forma (5 clases, azar 0,2), del color
-(6 clases) y de las combinaciones forma-color que nunca vio (25 clases
-posibles, 5 retenidas):
+(6 clases), de la posición (9 clases, azar 0,11) y de las combinaciones
+forma-color que nunca vio (30 clases posibles, 5 retenidas), y el ligado
+de atributos en escenas de dos figuras (``shapes.make_binding_data``):
+«ligado», la fracción de escenas en que la frase correcta gana a la de
+los colores cambiados de figura; «presencia», la fracción en que gana a
+la que nombra un color que no está (azar 0,5 en las dos).
 
 - «libro»: la receta del cuaderno (48 px, parches de 16 = una celda de
-  la rejilla 3 × 3 por parche, píxeles normalizados por canal);
-- «sin normalizar»: igual, con los píxeles en [0, 1] tal cual;
+  la rejilla 3 × 3 por parche, píxeles normalizados por canal, resumen
+  por la media de los parches, posiciones iniciales de desviación 0,5 y
+  un 25 % de imágenes en gris que la frase describe sin color);
+- «sin grises», «posiciones de 0,02», «token de clase»: la del libro sin
+  una de esas piezas;
+- «receta anterior»: token de clase, posiciones de 0,02 y sin grises (la
+  del libro hasta el issue 16);
+- «sin normalizar»: los píxeles en [0, 1] tal cual;
 - «32 px, parches de 8»: la figura cae partida entre 2-4 parches.
 
 Cada semilla cambia los pesos iniciales y el orden de los lotes (los
@@ -35,15 +46,25 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "clip_shapes.json"
 # La receta del cuaderno (preset «cpu»).
-RECIPE = dict(n_train=8000, steps=1000, batch_size=128, lr=2e-3)
-VARIANTS = {
-    "libro": dict(image_size=48, patch_size=16, normalise=True),
-    "sin normalizar": dict(image_size=48, patch_size=16, normalise=False),
-    "32 px, parches de 8": dict(image_size=32, patch_size=8,
-                                normalise=True),
+RECIPE = dict(n_train=8000, steps=1000, batch_size=128, lr=2e-3,
+              greyscale=0.25)
+# Cambios sobre la receta del libro: «data» va a make_caption_data,
+# «vision» al ViTConfig y lo demás al CLIPConfig.
+VARIANTS: dict[str, dict] = {
+    "libro": {},
+    "sin grises": dict(data=dict(greyscale=0.0)),
+    "posiciones de 0,02": dict(vision_position_std=0.02),
+    "token de clase": dict(vision=dict(pooling="cls")),
+    "receta anterior": dict(data=dict(greyscale=0.0),
+                            vision_position_std=0.02,
+                            vision=dict(pooling="cls")),
+    "sin normalizar": dict(image_mean=(0.0, 0.0, 0.0),
+                           image_std=(1.0, 1.0, 1.0)),
+    "32 px, parches de 8": dict(vision=dict(image_size=32, patch_size=8)),
 }
 TEMPLATES = ["{}", "hay {}"]
-METRICS = ("forma", "color", "retenidas")
+METRICS = ("forma", "color", "posición", "retenidas", "ligado",
+           "presencia")
 
 
 def run_one(variant: str, seed: int, recipe: dict) -> dict:
@@ -53,21 +74,27 @@ def run_one(variant: str, seed: int, recipe: dict) -> dict:
 
     torch.set_num_threads(1)
     from course_lib import shapes
-    from course_lib.clip import CLIP, CLIPConfig, train_clip
+    from course_lib.clip import (
+        CLIP,
+        CLIPConfig,
+        encode_images,
+        encode_texts,
+        train_clip,
+    )
     from course_lib.clip import zero_shot_classify as classify
 
-    v = VARIANTS[variant]
-    S = v["image_size"]
-    train = shapes.make_caption_data(recipe["n_train"], seed=1, image_size=S)
+    changes = dict(VARIANTS[variant])
+    data = {"greyscale": recipe["greyscale"], **changes.pop("data", {})}
+    config = CLIPConfig()
+    vision = dataclasses.replace(config.vision, **changes.pop("vision", {}))
+    config = dataclasses.replace(config, vision=vision, **changes)
+    S = vision.image_size
+    train = shapes.make_caption_data(recipe["n_train"], seed=1, image_size=S,
+                                     **data)
     test = shapes.make_caption_data(1000, seed=2, image_size=S)
     held = shapes.make_caption_data(500, seed=3, held_out="only",
                                     image_size=S)
-    config = CLIPConfig()
-    config = dataclasses.replace(
-        config, vision=dataclasses.replace(
-            config.vision, image_size=S, patch_size=v["patch_size"]),
-        **({} if v["normalise"] else
-           dict(image_mean=(0.0, 0.0, 0.0), image_std=(1.0, 1.0, 1.0))))
+    pairs = shapes.make_binding_data(500, seed=4, image_size=S)
     torch.manual_seed(seed)
     model = CLIP(config)
     start = time.perf_counter()
@@ -79,6 +106,7 @@ def run_one(variant: str, seed: int, recipe: dict) -> dict:
     train_s = time.perf_counter() - start
     shape_names = [shapes.noun_phrase(s) for s in shapes.SHAPE_NAMES]
     colour_names = [shapes.noun_phrase(None, c) for c in shapes.COLOUR_NAMES]
+    position_names = [f"una figura {p}" for p in shapes.POSITIONS]
     combos = [(s, c) for s in shapes.SHAPE_NAMES for c in shapes.COLOUR_NAMES]
     combo_names = [shapes.noun_phrase(s, c) for s, c in combos]
     target = torch.tensor([combos.index((shapes.SHAPE_NAMES[s],
@@ -91,11 +119,20 @@ def run_one(variant: str, seed: int, recipe: dict) -> dict:
             pred = classify(model, images, names, TEMPLATES).argmax(-1)
             return (pred == labels).float().mean().item()
 
+        def wins(other: list[str]) -> float:
+            img = encode_images(model, pairs.images)              # (n, E)
+            right = (img * encode_texts(model, pairs.captions)).sum(-1)
+            wrong = (img * encode_texts(model, other)).sum(-1)
+            return (right > wrong).float().mean().item()
+
         row = {"variant": variant, "seed": seed,
                "forma": acc(test.images, shape_names, test.shape),
                "color": acc(test.images, colour_names, test.colour),
-               "retenidas": acc(held.images, combo_names, target)}
-    row["loss_last50"] = sum(history.loss[-50:]) / 50
+               "posición": acc(test.images, position_names, test.position),
+               "retenidas": acc(held.images, combo_names, target),
+               "ligado": wins(pairs.swapped),
+               "presencia": wins(pairs.absent)}
+    row["loss_last50"] = statistics.fmean(history.loss[-50:])
     row["train_s"] = train_s
     return row
 
@@ -119,8 +156,9 @@ def summarise(runs: list[dict]) -> list[dict]:
 
 
 def table(rows: list[dict]) -> str:
-    head = (f"{'variante':<22}{'sem.':>5}{'forma':>15}{'color':>15}"
-            f"{'retenidas':>15}{'pérdida':>9}{'s/sem.':>8}")
+    head = (f"{'variante':<22}{'sem.':>5}"
+            + "".join(f"{m:>15}" for m in METRICS)
+            + f"{'pérdida':>9}{'s/sem.':>8}")
     lines = [head, "-" * len(head)]
     for r in rows:
         cells = "".join(f"{r[m + '_media']:>8.3f} ± {r[m + '_desv']:.2f}"
@@ -160,13 +198,15 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     metadata = {
-        "title": "CLIP con figuras: qué hace falta para ver la forma "
-                 "(capítulo 7)",
+        "title": "CLIP con figuras: qué hace falta para ver la forma y la "
+                 "posición (capítulo 7)",
         "description": (
             "`benchmarks/clip_shapes.py`: exactitud *zero-shot* (media ± "
             "desv. típica de las semillas) de la forma (azar 0,2), del "
-            "color (azar 0,17) y de las combinaciones forma-color "
-            f"retenidas, tras {recipe['steps']} pasos de lotes de "
+            "color (azar 0,17), de la posición (azar 0,11) y de las "
+            "combinaciones forma-color retenidas, y ligado y presencia en "
+            "500 escenas de dos figuras (azar 0,5), "
+            f"tras {recipe['steps']} pasos de lotes de "
             f"{recipe['batch_size']} con {recipe['n_train']} pares; en CPU, "
             "un hilo por semilla. Regenerar: `python "
             "benchmarks/clip_shapes.py --store`."),

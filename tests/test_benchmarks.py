@@ -188,7 +188,8 @@ def test_clip_shapes_writes_a_table_the_book_can_show(tmp_path) -> None:
     for row in data["rows"]:
         assert not any(isinstance(v, (list, dict)) for v in row.values())
         assert row["semillas"] == 2
-        for m in ("forma", "color", "retenidas"):
+        for m in ("forma", "color", "posición", "retenidas", "ligado",
+                  "presencia"):
             assert 0.0 <= row[f"{m}_min"] <= row[f"{m}_media"] <= 1.0
 
 
@@ -291,3 +292,22 @@ def test_mae_shapes_writes_table_and_curves(tmp_path) -> None:
         assert 0.0 <= row["exactitud media"] <= 1.0
     curves = [r["curve"] for r in data["runs"] if "curve" in r]
     assert [[s for s, _ in c] for c in curves] == [[1, 2], [1, 2]]
+
+
+def test_stored_clip_study_backs_what_chapter_7_reads() -> None:
+    """La tabla guardada de ``clip_shapes.py`` respalda el capítulo 7: la
+    receta del libro ve la posición en cada semilla (objetivo del issue 16:
+    ≥ 0,90) y sin la media de los parches o sin posiciones grandes no la
+    ve; con dos figuras, ninguna variante liga el color a su forma."""
+    data = json.loads((ROOT / "benchmarks" / "results" /
+                       "clip_shapes.json").read_text(encoding="utf-8"))
+    rows = {r["variante"]: r for r in data["rows"]}
+    assert all(r["semillas"] == 3 for r in rows.values())
+    assert rows["libro"]["posición_min"] >= 0.90
+    assert rows["libro"]["forma_min"] > 0.9
+    for variant in ("posiciones de 0,02", "receta anterior"):
+        assert rows[variant]["posición_media"] < 0.2, variant
+    assert rows["token de clase"]["posición_media"] < 0.9
+    for row in rows.values():
+        assert abs(row["ligado_media"] - 0.5) < 0.05, row["variante"]
+        assert row["presencia_media"] > 0.7, row["variante"]
