@@ -227,8 +227,6 @@ class Visit:
                 f"{request.url} ({request.failure})")
 
     def _on_response(self, response: Any) -> None:
-        if urlsplit(response.url).path == "/favicon.ico":
-            return  # el navegador lo pide por su cuenta; el libro no tiene
         if response.status >= 400 and self._is_local(response.url):
             self.local_failures.append(
                 f"{response.url} (HTTP {response.status})")
@@ -441,6 +439,14 @@ def test_page_reads_well_offline(visit: Any, rel: str) -> None:
     problems += v.console_errors
     problems += [f"recurso local que no carga: {f}"
                  for f in v.local_failures]
+    problems += [f"pide un recurso a otro servidor (sin conexión no llega "
+                 f"y, si es síncrono, retrasa la página): {u}"
+                 for u in sorted(v.external)]
+    icons = v.page.eval_on_selector_all(
+        "link[rel~='icon']", "links => links.map(l => l.href)")
+    if not icons:
+        problems.append("sin icono del sitio (favicon): html.favicon en "
+                        "_config.yml")
     assert not problems, _report(rel, problems, v)
 
 
