@@ -16,7 +16,12 @@ import nbformat
 import pytest
 import yaml
 
-from tools.maintenance import SETUP_TAG, repository_url, setup_source
+from tools.maintenance import (
+    IMPORTS_TAG,
+    SETUP_TAGS,
+    repository_url,
+    setup_source,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -53,11 +58,28 @@ def test_notebook_is_valid_and_uses_python3(path):
 def test_first_cell_is_the_colab_setup_from_config(path):
     first = _read(path).cells[0]
     assert first.cell_type == "code"
-    assert SETUP_TAG in first.metadata.get("tags", [])
+    assert first.metadata.get("tags") == SETUP_TAGS, (
+        "la celda de configuración lleva sus etiquetas (no se publica en "
+        "el sitio): ejecuta `make setup-cells`")
     assert first.source == setup_source(), (
         "celda de configuración desactualizada: ejecuta `make setup-cells`"
     )
     assert repository_url() in first.source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_imports_cell_is_folded_on_the_site(path):
+    """La primera celda de código tras el título es la de importaciones y
+    sale plegada en el sitio (se abre con un clic)."""
+    nb = _read(path)
+    code = _code_cells(nb)
+    imports = code[1]
+    lines = [ln for ln in imports.source.splitlines()
+             if ln.strip() and not ln.startswith("#")]
+    assert lines[0].startswith(("import ", "from ")), lines[0]
+    assert IMPORTS_TAG in imports.metadata.get("tags", [])
+    assert not any(IMPORTS_TAG in c.metadata.get("tags", [])
+                   for c in code[2:]), "solo se pliega la de importaciones"
 
 
 def test_repository_url_is_defined_once_in_config():

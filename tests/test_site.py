@@ -547,3 +547,21 @@ def test_static_masking_view_works_without_kernel(visit: Any) -> None:
     assert img.get_attribute("src") != before, (
         "06_mae.html: la vista no cambia al elegir otra proporción")
     assert not v.console_errors, _report("06_mae.html", v.console_errors, v)
+
+
+@pytest.mark.parametrize("docname", _chapters())
+def test_plumbing_stays_out_of_sight(visit: Any, docname: str) -> None:
+    """La celda de instalación de Colab no se publica y la de
+    importaciones sale plegada: el capítulo empieza por su título."""
+    v = visit(f"{docname}.html")
+    text = v.page.inner_text("main")
+    assert "make setup-cells" not in text, (
+        f"{docname}: se ve la celda de instalación de Colab")
+    folded = v.page.locator("details.above-input")
+    assert folded.count() == 1, (
+        f"{docname}: la celda de importaciones no sale plegada")
+    assert not folded.first.evaluate("d => d.open")
+    first = v.page.locator("article h1").first.bounding_box()
+    cells = v.page.locator("article div.cell")
+    assert first["y"] < cells.first.bounding_box()["y"], (
+        f"{docname}: hay una celda de código encima del título")

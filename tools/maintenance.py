@@ -29,6 +29,10 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 SETUP_TAG = "configuracion"
+# Etiquetas de myst-nb: la celda de configuración no se publica en el
+# sitio (allí no se instala nada) y la de importaciones sale plegada.
+SETUP_TAGS = [SETUP_TAG, "remove-cell"]
+IMPORTS_TAG = "hide-input"
 EXERCISE_TAG = "ejercicio"
 SOLUTION_TAG = "solucion"
 SETUP_TEMPLATE = '''\
@@ -64,12 +68,14 @@ def stamp(path: Path, url: str | None = None) -> bool:
     source = setup_source(url)
     first = nb.cells[0] if nb.cells else None
     if first is not None and SETUP_TAG in first.metadata.get("tags", []):
-        if first.source == source:
+        if (first.source == source
+                and first.metadata["tags"] == SETUP_TAGS):
             return False
         first.source = source
+        first.metadata["tags"] = list(SETUP_TAGS)
     else:
         cell = nbformat.v4.new_code_cell(source)
-        cell.metadata["tags"] = [SETUP_TAG]
+        cell.metadata["tags"] = list(SETUP_TAGS)
         nb.cells.insert(0, cell)
     nbformat.write(nb, path)
     return True
