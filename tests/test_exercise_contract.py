@@ -81,9 +81,18 @@ def test_solution_source_defines_a_passing_function(ex: Exercise) -> None:
 
 @pytest.mark.parametrize("ex", EXERCISES, ids=_ids)
 def test_unfinished_stub_is_explained(ex: Exercise) -> None:
-    result = ex.evaluate(lambda *args, **kwargs: None)
-    assert not result.ok
-    assert "None" in result.message
+    """La plantilla sin tocar es «tu turno» y nombra la función; una que
+    hace algo pero no devuelve nada es un error que dice «None»."""
+    untouched = ex.evaluate(lambda *args, **kwargs: None)
+    assert not untouched.ok and untouched.pending
+    assert f"`{ex.function_name}`" in untouched.message
+
+    def no_return(*args, **kwargs):
+        args = [a for a in args]
+
+    forgot = ex.evaluate(no_return)
+    assert not forgot.ok and not forgot.pending
+    assert "None" in forgot.message
 
 
 @pytest.mark.parametrize("ex", EXERCISES, ids=_ids)

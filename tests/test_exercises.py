@@ -101,13 +101,28 @@ def test_exception_only_in_masked_cases() -> None:
     assert "TypeError" in result.message and "caso 3 de 5" in result.message
 
 
-def test_returns_none() -> None:
+def test_untouched_template_is_your_turn_not_an_error(capsys) -> None:
+    """La plantilla sin tocar (``...``) no es un error: es «tu turno»,
+    con un mensaje neutro y sin ❌."""
     def stub(q, k, v, mascara=None):
         # TU CÓDIGO AQUÍ
         ...
 
     result = ej.atencion.evaluate(stub)
-    assert not result.ok
+    assert not result.ok and result.pending
+    assert "Tu turno" in result.message and "hint()" in result.message
+    ej.atencion.check(stub)
+    printed = capsys.readouterr().out
+    assert printed.startswith("✏️") and "❌" not in printed
+
+
+def test_returns_none_after_writing_code() -> None:
+    def forgot_return(q, k, v, mascara=None):
+        scores = q @ k.transpose(-2, -1)
+        scores.softmax(-1) @ v
+
+    result = ej.atencion.evaluate(forgot_return)
+    assert not result.ok and not result.pending
     assert "devolvió None" in result.message and "return" in result.message
 
 

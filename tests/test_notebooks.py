@@ -164,9 +164,9 @@ def test_exercise_count_and_stored_feedback(path):
     assert 2 <= len(cells) <= 4, "cada capítulo tiene de 2 a 4 ejercicios"
     for _, cell in cells:
         text = "".join(o.get("text", "") for o in cell.outputs)
-        assert text.startswith("❌"), (
+        assert text.startswith("✏️ Tu turno"), (
             "el cuaderno guardado debe mostrar el esqueleto sin resolver "
-            "con su ❌"
+            "con su «✏️ Tu turno» (no un ❌)"
         )
 
 

@@ -10,6 +10,7 @@ En un cuaderno::
         ...                           # TU CÓDIGO AQUÍ
 
     ej.atencion.check(atencion)       # ✅ / ❌ con un mensaje preciso
+                                      # (✏️ «tu turno» si sigue con `...`)
     ej.atencion.hint()                # una pista, no la respuesta
     ej.atencion.solution()            # muestra la solución de referencia
 
@@ -33,6 +34,7 @@ flotante: una máscara 0/1 no es booleana) o devolver un array de NumPy.
 
 from __future__ import annotations
 
+import dis
 import inspect
 import numbers
 import operator
@@ -61,6 +63,22 @@ class CheckResult:
     ok: bool
     message: str
     mistake: str | None = None
+    pending: bool = False      # el ejercicio sigue sin empezar (``...``)
+
+
+# Lo único que compila un cuerpo vacío (``...``, ``pass`` o comentarios):
+# devolver None. Cualquier código escrito por el alumno añade algo más.
+_EMPTY_BODY_OPS = frozenset({"RESUME", "NOP", "LOAD_CONST", "RETURN_VALUE",
+                             "RETURN_CONST", "POP_TOP", "CACHE"})
+
+
+def _is_untouched(fn: Callable[..., Any]) -> bool:
+    """¿Es ``fn`` la plantilla sin tocar (su cuerpo no hace nada)?"""
+    try:
+        ops = {ins.opname for ins in dis.get_instructions(fn)}
+    except TypeError:            # no es una función de Python
+        return False
+    return ops <= _EMPTY_BODY_OPS
 
 
 @dataclass(frozen=True)
@@ -338,11 +356,15 @@ class Exercise:
                         ". No cambies las entradas en su lugar (operaciones "
                         "como `x += …` o `x.masked_fill_(…)`): crea tensores "
                         "nuevos."))
+            if got is None and _is_untouched(fn):
+                return CheckResult(False, (
+                    f"Tu turno: escribe `{self.function_name}` en lugar de "
+                    "`...` y vuelve a ejecutar la celda. Si te atascas, "
+                    f"`ej.{self.name}.hint()` da una pista."), pending=True)
             if got is None:
                 return CheckResult(False, (
                     f"{call} devolvió None en el {where}. ¿Olvidaste el "
-                    "`return`? Si aún no la escribiste, reemplaza `...` por "
-                    "tu código."))
+                    "`return`?"))
             got, converted = _scalar_as_tensor(got, expected)
             as_number |= converted
             try:
@@ -384,7 +406,8 @@ class Exercise:
     # --- interfaz del cuaderno ---------------------------------------
     def check(self, fn: Any = _MISSING, *extra: Any, **options: Any) -> None:
         """Evalúa ``fn``, guarda el resultado en ``last_result`` e imprime
-        ✅ o ❌ con la explicación. Nunca lanza, tampoco si se llama mal
+        ✅ o ❌ con la explicación (✏️ si la función es aún la plantilla
+        sin tocar). Nunca lanza, tampoco si se llama mal
         (salvo ``KeyboardInterrupt``, que para la celda)."""
         if fn is _MISSING or extra or options:
             given = len(extra) + len(options) + (fn is not _MISSING)
@@ -394,7 +417,8 @@ class Exercise:
                 f"{given or 'ninguno'}."))
         else:
             self.last_result = self.evaluate(fn)
-        mark = "✅" if self.last_result.ok else "❌"
+        mark = ("✅" if self.last_result.ok
+                else "✏️" if self.last_result.pending else "❌")
         print(f"{mark} {self.last_result.message}")
 
     def hint(self, n: Any = None, *extra: Any, **options: Any) -> None:
