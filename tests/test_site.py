@@ -553,14 +553,14 @@ def test_static_masking_view_works_without_kernel(visit: Any) -> None:
 def test_plumbing_stays_out_of_sight(visit: Any, docname: str) -> None:
     """La celda de instalación de Colab no se publica, la de
     importaciones sale plegada (el capítulo empieza por su título) y los
-    ejercicios sin resolver dicen «tu turno», sin ❌."""
+    ejercicios sin resolver dicen «tu turno», no «❌ … devolvió None»."""
     v = visit(f"{docname}.html")
     text = v.page.inner_text("main")
     assert "make setup-cells" not in text, (
         f"{docname}: se ve la celda de instalación de Colab")
-    assert "❌" not in text, (
-        f"{docname}: un ejercicio sin resolver sale como error en rojo; "
-        "debe ser «tu turno»")
+    assert "devolvió None" not in text and text.count("Tu turno") >= 2, (
+        f"{docname}: un ejercicio sin resolver sale como error (❌ … "
+        "devolvió None); debe ser «✏️ Tu turno»")
     folded = v.page.locator("details.above-input")
     assert folded.count() == 1, (
         f"{docname}: la celda de importaciones no sale plegada")
