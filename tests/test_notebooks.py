@@ -21,6 +21,7 @@ from tools.maintenance import (
     SETUP_TAGS,
     repository_url,
     setup_source,
+    stamp,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,6 +81,22 @@ def test_imports_cell_is_folded_on_the_site(path):
     assert IMPORTS_TAG in imports.metadata.get("tags", [])
     assert not any(IMPORTS_TAG in c.metadata.get("tags", [])
                    for c in code[2:]), "solo se pliega la de importaciones"
+
+
+def test_stamp_adds_the_setup_cell_and_folds_the_imports(tmp_path):
+    path = tmp_path / "nuevo.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Título"),
+        nbformat.v4.new_code_cell("import torch"),
+        nbformat.v4.new_code_cell("x = torch.zeros(2)")])
+    nbformat.write(nb, path)
+    assert stamp(path, url="https://example.org/libro")
+    cells = _read(path).cells
+    assert cells[0].metadata["tags"] == SETUP_TAGS
+    assert "https://example.org/libro" in cells[0].source
+    assert cells[2].metadata["tags"] == [IMPORTS_TAG]
+    assert "tags" not in cells[3].metadata
+    assert not stamp(path, url="https://example.org/libro")   # idempotente
 
 
 def test_repository_url_is_defined_once_in_config():

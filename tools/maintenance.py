@@ -1,7 +1,9 @@
 """Herramientas de mantenimiento de los cuadernos (no las usa el lector).
 
 - ``stamp``: escribe la celda de configuración de Colab (la primera de cada
-  cuaderno) con la URL única del repositorio, leída de ``_config.yml``.
+  cuaderno) con la URL única del repositorio, leída de ``_config.yml``, y
+  la etiqueta que la quita del sitio; pliega en el sitio la celda de
+  importaciones.
 - ``execute``: reejecuta cuadernos en un kernel limpio, de arriba abajo,
   con el preset «cpu» y sin red, y guarda las salidas en el archivo.
 - ``solutions``: tras cada ejercicio, una celda de Markdown con la solución
@@ -63,20 +65,27 @@ def setup_source(url: str | None = None) -> str:
 
 
 def stamp(path: Path, url: str | None = None) -> bool:
-    """Pone (o actualiza) la celda de configuración; True si cambió algo."""
+    """Pone (o actualiza) la celda de configuración y pliega la de
+    importaciones (la primera celda de código tras ella); True si cambió
+    algo."""
     nb = nbformat.read(path, as_version=4)
+    before = nbformat.writes(nb)
     source = setup_source(url)
     first = nb.cells[0] if nb.cells else None
     if first is not None and SETUP_TAG in first.metadata.get("tags", []):
-        if (first.source == source
-                and first.metadata["tags"] == SETUP_TAGS):
-            return False
         first.source = source
         first.metadata["tags"] = list(SETUP_TAGS)
     else:
         cell = nbformat.v4.new_code_cell(source)
         cell.metadata["tags"] = list(SETUP_TAGS)
         nb.cells.insert(0, cell)
+    code = [c for c in nb.cells[1:] if c.cell_type == "code"]
+    if code:
+        tags = code[0].metadata.setdefault("tags", [])
+        if IMPORTS_TAG not in tags:
+            tags.append(IMPORTS_TAG)
+    if nbformat.writes(nb) == before:
+        return False
     nbformat.write(nb, path)
     return True
 
