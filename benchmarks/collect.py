@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,6 +33,11 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 OUTPUT = ROOT / "book" / "_generated" / "resultados_tabla.md"
 TOC = ROOT / "_toc.yml"
+
+# Un número de cuatro cifras con separador de miles («2 048»).
+FOUR_DIGITS = re.compile(r"(?<![\d\u202f,])(-?\d)\u202f(\d{3})(?![\d\u202f])")
+# Una lista de decimales escrita como texto en el JSON («0.807, 0.842»).
+NUMBER_LIST = re.compile(r"^-?\d+\.\d+(, *-?\d+\.\d+)*$")
 
 # Bancos de pruebas conocidos, en el orden en que aparecen en la página:
 # nombre → (título, qué mide y con qué orden se reproduce).
@@ -67,7 +73,7 @@ COLUMNS = {
     "textbook_ms": ("propia (ms)", "{:.2f}"),
     "fused_ms": ("fusionada (ms)", "{:.2f}"),
     "ratio": ("propia / fusionada", "{:.2f}"),
-    "preset": ("*preset*", "{}"),
+    "preset": ("*preset*", "`{}`"),     # un nombre del código
     "device": ("dispositivo", "{}"),
     "parameters": ("parámetros", "{:,}"),
     "steps": ("pasos", "{}"),
@@ -100,10 +106,69 @@ COLUMNS = {
     "no_cache_tokens_per_s": ("sin caché (*tokens*/s)", "{:,.0f}"),
     "cache_tokens_per_s": ("con caché (*tokens*/s)", "{:,.0f}"),
     "speedup": ("aceleración", "{:.2f}×"),
+    # notebooks.py
+    "cpu_s": ("tiempo de CPU (s)", "{:.1f}"),
+    "slowest_cells": ("celda más lenta", "{}"),
+    # bert_quijote.py
+    "pretrain_steps": ("pasos de preentrenamiento", "{:,}"),
+    "pretrain_batch": ("lote de preentrenamiento", "{}"),
+    "pretrain_lr": ("tasa de aprendizaje", "{:g}"),
+    "pretrain_s": ("preentrenamiento (s)", "{:.0f}"),
+    "mlm_loss_train_last50": ("pérdida MLM, entrenamiento (últimos 50 "
+                              "pasos)", "{:.2f}"),
+    "mlm_loss_test": ("pérdida MLM, prueba", "{:.2f}"),
+    "mlm_accuracy": ("exactitud MLM", "{:.3f}"),
+    "most_frequent_accuracy": ("exactitud respondiendo siempre el token "
+                               "más frecuente", "{:.3f}"),
+    "most_frequent_token": ("token más frecuente", "«{}»"),
+    "nsp_accuracy": ("exactitud NSP (azar 0,5)", "{:.3f}"),
+    "finetune_seeds": ("semillas del ajuste fino", "{}"),
+    "finetune_steps": ("pasos de ajuste fino", "{}"),
+    "pretrained_acc": ("ajuste fino, BERT preentrenado", "{:.3f}"),
+    "scratch_acc": ("ajuste fino, BERT desde cero", "{:.3f}"),
+    "tfidf_acc": ("TF-IDF + regresión logística", "{:.3f}"),
+    "majority_acc": ("clase mayoritaria", "{:.3f}"),
+    "load_1min": ("carga media", "{:.2f}"),
+    # bert_finetune.py
+    "tfidf": ("TF-IDF", "{:.3f}"),
+    "scratch": ("BERT desde cero", "{:.3f}"),
+    "pretrained": ("BERT del curso", "{:.3f}"),
+    "scratch_probe": ("sonda, BERT aleatorio", "{:.3f}"),
+    "pretrained_probe": ("sonda, BERT del curso", "{:.3f}"),
+    # clip_shapes.py
+    "forma": ("forma", "{:.3f}"),
+    "color": ("color", "{:.3f}"),
+    "posición": ("posición", "{:.3f}"),
+    "retenidas": ("combinaciones retenidas", "{:.3f}"),
+    "ligado": ("ligado", "{:.3f}"),
+    "presencia": ("presencia", "{:.3f}"),
+    "loss_last50": ("pérdida (últimos 50 pasos)", "{:.3f}"),
+    # fusion.py
+    "model": ("modelo", "{}"),
+    "seed": ("semilla", "{}"),
+    "accuracy": ("exactitud", "{:.3f}"),
+    "final_loss": ("pérdida final", "{:.3f}"),
+    "params": ("parámetros", "{:,}"),
+    "acc_existencia": ("exactitud: existencia", "{:.3f}"),
+    "acc_color": ("exactitud: color", "{:.3f}"),
+    "acc_relación": ("exactitud: relación", "{:.3f}"),
+    "attention_spread": ("dispersión de la atención", "{:.2f}"),
+    "collapsed": ("colapsado", "{}"),
+    # mae_digits.py, mae_shapes.py, vit_mae.py (ya en castellano)
+    "exactitud media": ("exactitud", "{:.3f}"),
 }
-# Con una sola fila y más columnas que estas, la tabla se traspone
-# (medida | valor): se lee mejor que una fila muy ancha.
+# Pares media / desviación típica que se muestran en una sola columna,
+# «media ± desv.»: sufijos de las claves (o las claves enteras).
+MEAN_STD_SUFFIXES = (("_mean", "_std"), ("_media", "_desv"))
+MEAN_STD_KEYS = (("exactitud media", "desv. típica"),)
+# Con varias medias por fila, el mínimo de las semillas alarga la tabla
+# sin cambiar la lectura: se queda en el JSON.
+HIDDEN_SUFFIXES = ("_min",)
+# Con pocas filas (MAX_ROWS_TO_TRANSPOSE) y más columnas que estas, la
+# tabla se traspone (una fila por medida, una columna por fila del JSON):
+# se lee mejor que dos o tres filas muy anchas.
 MAX_COLUMNS = 5
+MAX_ROWS_TO_TRANSPOSE = 3
 # Detalles que están en el JSON pero no aportan a la tabla del libro.
 HIDDEN = {"cells_s", "kernel_hwm_mib", "error", "curve", "date", "torch"}
 
@@ -187,55 +252,178 @@ def _notebook_cell(value: str, pages: set[str]) -> str:
     return f"[{title}](../{stem}.ipynb)"
 
 
+def spanish_number(text: str) -> str:
+    """Coma decimal y miles con espacio fino, como en el resto del libro:
+    ``"63,821.5"`` → ``"63 821,5"``; los números de cuatro cifras van sin
+    separar (``"2,048"`` → ``"2048"``)."""
+    text = text.replace(",", "\u202f").replace(".", ",")
+    return FOUR_DIGITS.sub(r"\1\2", text)
+
+
+def _slowest_cell(value: Any) -> str | None:
+    """«n.º 52 (11,7 s)»: la primera celda de la lista de notebooks.py."""
+    if not (isinstance(value, list) and value
+            and isinstance(value[0], dict)):
+        return None
+    first = value[0]
+    if not isinstance(first.get("seconds"), (int, float)):
+        return None
+    seconds = spanish_number(f"{first['seconds']:.1f}")
+    return f"n.º {first.get('index', '?')} ({seconds} s)"
+
+
+def _plain(value: Any) -> str:
+    """Una lista o un diccionario, en texto corto (nunca el JSON crudo)."""
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_plain(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        if all(not isinstance(v, (list, dict)) for v in value):
+            return ", ".join(_plain(v) for v in value)
+        return f"({len(value)} elementos)"
+    if isinstance(value, float):
+        return spanish_number(f"{value:.3g}")
+    return str(value)
+
+
+def format_value(key: str, value: Any) -> str:
+    """El texto de un valor según el formato de su columna (sin escapar)."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "sí" if value else "no"
+    if key == "slowest_cells":
+        text = _slowest_cell(value)
+        if text is not None:
+            return text
+    if isinstance(value, (list, dict)):
+        return _plain(value)
+    if isinstance(value, str) and NUMBER_LIST.match(value):
+        # «0.807, 0.842» ya escrito en el JSON: coma decimal y punto y coma.
+        return "; ".join(spanish_number(v.strip())
+                         for v in value.split(","))
+    fmt = _column_format(key)
+    if fmt == "{}" and isinstance(value, float):
+        fmt = "{:.3g}"
+    try:
+        text = fmt.format(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if isinstance(value, (int, float)):
+        text = spanish_number(text)
+    return text
+
+
 def format_cell(key: str, value: Any, row: dict, pages: set[str]) -> str:
     """Texto Markdown de una celda de la tabla."""
     if key == "within_budget" and row.get("error"):
         return "error"
     if key == "notebook" and isinstance(value, str):
         return _notebook_cell(value, pages)
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "sí" if value else "no"
-    fmt = COLUMNS.get(key, ("", "{}"))[1]
-    if fmt == "{}" and isinstance(value, float):
-        fmt = "{:.3g}"
-    if isinstance(value, (list, dict)):
-        value = json.dumps(value, ensure_ascii=False)
-    try:
-        # Miles separados por un espacio fino, como en el resto del libro.
-        text = fmt.format(value)
-        if isinstance(value, (int, float)):
-            text = text.replace(",", "\u202f")
-        return _escape(text)
-    except (TypeError, ValueError):
-        return _escape(str(value))
+    return _escape(format_value(key, value))
 
 
-def markdown_table(rows: Sequence[dict], pages: set[str]) -> str:
-    """Tabla Markdown con las claves de ``rows`` en su orden de aparición."""
+def _base_key(key: str) -> str:
+    """La clave sin el sufijo de media (``forma_media`` → ``forma``)."""
+    for mean, _ in MEAN_STD_SUFFIXES:
+        if key.endswith(mean):
+            return key[: -len(mean)]
+    return key
+
+
+def _column_format(key: str) -> str:
+    if key in COLUMNS:
+        return COLUMNS[key][1]
+    return COLUMNS.get(_base_key(key), ("", "{}"))[1]
+
+
+def column_label(key: str) -> str:
+    """La cabecera en castellano de una clave del JSON.
+
+    Las claves sin cabecera conocida se muestran sin guiones bajos.
+    """
+    if key in COLUMNS:
+        return COLUMNS[key][0]
+    base = _base_key(key)
+    if base in COLUMNS:
+        return COLUMNS[base][0]
+    return base.replace("_", " ")
+
+
+def _std_key(key: str, keys: Sequence[str]) -> str | None:
+    """La clave de la desviación típica que acompaña a la media ``key``."""
+    for mean, std in MEAN_STD_KEYS:
+        if key == mean and std in keys:
+            return std
+    for mean, std in MEAN_STD_SUFFIXES:
+        if key.endswith(mean):
+            partner = key[: -len(mean)] + std
+            if partner in keys:
+                return partner
+    return None
+
+
+def table_columns(rows: Sequence[dict]) -> list[tuple[str, str | None]]:
+    """(clave, clave de su desviación típica o None), en el orden de
+    aparición: cada media con su desviación va en una sola columna."""
     keys: list[str] = []
     for row in rows:
         keys += [k for k in row if k not in keys and k not in HIDDEN]
-    if not keys:
+    merged = {std for k in keys if (std := _std_key(k, keys))}
+    columns = []
+    for key in keys:
+        if key in merged:
+            continue
+        std = _std_key(key, keys)
+        if std is None and merged and key.endswith(HIDDEN_SUFFIXES):
+            continue
+        columns.append((key, std))
+    return columns
+
+
+def _cell(column: tuple[str, str | None], row: dict,
+          pages: set[str]) -> str:
+    key, std = column
+    text = format_cell(key, row.get(key), row, pages)
+    if std is not None and row.get(std) is not None:
+        text += " ± " + format_cell(key, row.get(std), row, pages)
+    return text
+
+
+def markdown_table(rows: Sequence[dict], pages: set[str]) -> str:
+    """Tabla Markdown con las claves de ``rows`` en su orden de aparición.
+
+    Cada media va con su desviación típica («0,978 ± 0,014»); con pocas
+    filas y muchas columnas, la tabla se traspone.
+    """
+    columns = table_columns(rows)
+    if not columns:
         return "*(sin filas)*"
-    if len(rows) == 1 and len(keys) > MAX_COLUMNS:
+    labels = [column_label(key) for key, _ in columns]
+    if len(rows) == 1 and len(columns) > MAX_COLUMNS:
         lines = ["| medida | valor |", "|:---|---:|"]
-        lines += [f"| {COLUMNS.get(k, (k, ''))[0]} | "
-                  f"{format_cell(k, rows[0].get(k), rows[0], pages)} |"
-                  for k in keys]
+        lines += [f"| {label} | {_cell(c, rows[0], pages)} |"
+                  for label, c in zip(labels, columns, strict=True)]
         return "\n".join(lines)
-    header = [COLUMNS.get(k, (k, ""))[0] for k in keys]
+    if len(rows) <= MAX_ROWS_TO_TRANSPOSE and len(columns) > MAX_COLUMNS:
+        # Una columna por fila del JSON, con su primer valor de título.
+        names = [_cell(columns[0], row, pages) for row in rows]
+        lines = ["| " + " | ".join([labels[0], *names]) + " |",
+                 "|:---|" + "---:|" * len(rows)]
+        for label, c in zip(labels[1:], columns[1:], strict=True):
+            cells = [_cell(c, row, pages) for row in rows]
+            lines.append("| " + " | ".join([label, *cells]) + " |")
+        return "\n".join(lines)
     numeric = [all(isinstance(r.get(k), (int, float))
                    and not isinstance(r.get(k), bool)
-                   for r in rows if r.get(k) is not None) for k in keys]
+                   for r in rows if r.get(k) is not None)
+               for k, _ in columns]
     align = ["---:" if n and k != "notebook" else ":---"
-             for k, n in zip(keys, numeric, strict=True)]
-    lines = ["| " + " | ".join(header) + " |",
+             for (k, _), n in zip(columns, numeric, strict=True)]
+    lines = ["| " + " | ".join(labels) + " |",
              "|" + "|".join(align) + "|"]
     for row in rows:
-        cells = [format_cell(k, row.get(k), row, pages) for k in keys]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(_cell(c, row, pages)
+                                       for c in columns) + " |")
     return "\n".join(lines)
 
 
@@ -247,7 +435,8 @@ def conditions(meta: dict) -> str:
     if meta.get("device"):
         parts.append(f"dispositivo {meta['device']}")
     if meta.get("threads"):
-        parts.append(f"{meta['threads']} hilos")
+        threads = meta["threads"]
+        parts.append(f"{threads} hilo" + ("" if threads == 1 else "s"))
     cpus = meta.get("cpu_count") or meta.get("cpus")
     if cpus:
         parts.append(f"{cpus} núcleos")
@@ -256,12 +445,14 @@ def conditions(meta: dict) -> str:
             parts.append(f"{label} {meta[key]}")
     if meta.get("preset"):
         parts.append(f"*preset* «{meta['preset']}»")
-    load = meta.get("loadavg_start") or meta.get("loadavg")
+    load = (meta.get("loadavg_start") or meta.get("loadavg")
+            or meta.get("load_average"))
     while isinstance(load, list) and load and isinstance(load[0], list):
         load = load[0]  # [[al empezar], [al terminar]]: la inicial
     if isinstance(load, list) and load:
         try:
-            parts.append(f"carga media {float(load[0]):.2f}")
+            parts.append("carga media "
+                         + spanish_number(f"{float(load[0]):.2f}"))
         except (TypeError, ValueError):
             pass
     return "; ".join(parts)
@@ -281,7 +472,8 @@ def notebooks_summary(rows: Sequence[dict], meta: dict) -> str:
         text = f"Un cuaderno medido: `{name}`, {total:.0f} s."
     else:
         text = (f"En total, {len(timed)} cuadernos en {total:.0f} s "
-                f"({total / 60:.1f} min); el más lento es `{name}`, con "
+                f"({spanish_number(f'{total / 60:.1f}')} min); el más "
+                f"lento es `{name}`, con "
                 f"{slowest['wall_s']:.0f} s.")
     if budget:
         text += (f" Dentro del presupuesto de {float(budget):g} s por "
@@ -306,6 +498,12 @@ def render(results: Sequence[tuple[str, dict]], pages: set[str]) -> str:
             meta.get("title") or f"Banco de pruebas «{name}»",
             meta.get("description") or ""))
         out += [f"## {title}", ""]
+        columns = table_columns(data["rows"])
+        # La descripción nombra las columnas por su clave («collapsed»):
+        # que nombre la cabecera que se ve.
+        for key, _ in columns:
+            description = description.replace(f"«{key}»",
+                                              f"«{column_label(key)}»")
         if description:
             out += [description, ""]
         line = conditions(meta)
@@ -316,6 +514,9 @@ def render(results: Sequence[tuple[str, dict]], pages: set[str]) -> str:
             if summary:
                 out += [summary, ""]
         out += [markdown_table(data["rows"], pages), ""]
+        if any(std for _, std in columns):
+            out += ["Las cifras «a ± b» son la media y la desviación típica "
+                    "de las semillas.", ""]
         errors = [r for r in data["rows"] if r.get("error")]
         if errors:
             out += ["Errores:", ""]
