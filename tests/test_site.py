@@ -57,6 +57,9 @@ NOT_PAGES = ("_static", "_sources", "_images", "_downloads")
 TIMEOUT_MS = 30_000
 IMAGE_FILE = re.compile(r"\.(png|jpe?g|gif|svg|webp|bmp)$", re.I)
 SEARCH_TERM = "atención"
+# Anchos de la ventana: un portátil y un móvil (390 px, un iPhone 12-15).
+DESKTOP_WIDTH = 1280
+PHONE_WIDTH = 390
 
 
 # --- qué páginas tiene el libro -----------------------------------------
@@ -183,13 +186,16 @@ def external() -> Iterator[dict[str, set[str]]]:
 class Visit:
     """Una página abierta en el navegador, con lo que pasó al cargarla."""
 
-    def __init__(self, browser: Any, site_url: str, rel: str) -> None:
+    def __init__(self, browser: Any, site_url: str, rel: str,
+                 width: int = DESKTOP_WIDTH) -> None:
         self.rel = rel
         self.origin = site_url.rstrip("/")
         self.console_errors: list[str] = []
         self.local_failures: list[str] = []
         self.external: set[str] = set()
-        self.context = browser.new_context(service_workers="block")
+        self.context = browser.new_context(
+            service_workers="block",
+            viewport={"width": width, "height": 720})
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
         self.page.set_default_timeout(TIMEOUT_MS)
@@ -254,8 +260,9 @@ def visit(browser: Any, site_url: str,
           external: dict[str, set[str]]) -> Iterator[Any]:
     opened: list[Visit] = []
 
-    def _visit(rel: str, query: str = "") -> Visit:
-        v = Visit(browser, site_url, rel)
+    def _visit(rel: str, query: str = "",
+               width: int = DESKTOP_WIDTH) -> Visit:
+        v = Visit(browser, site_url, rel, width)
         opened.append(v)
         return v.open(query)
 
@@ -569,3 +576,211 @@ def test_plumbing_stays_out_of_sight(visit: Any, docname: str) -> None:
     cells = v.page.locator("article div.cell")
     assert first["y"] < cells.first.bounding_box()["y"], (
         f"{docname}: hay una celda de código encima del título")
+
+
+# --- legible en cualquier pantalla y en castellano -----------------------
+
+RAW_LATEX_JS = """async () => {
+  const ready = () => window.MathJax && MathJax.startup
+    && MathJax.startup.promise;
+  for (let i = 0; i < 50 && !ready(); i++)   // hasta 5 s
+    await new Promise(done => setTimeout(done, 100));
+  if (ready()) await MathJax.startup.promise;
+  const root = document.querySelector('article') || document.body;
+  // Fuera de las fórmulas compuestas y del código, ningún resto de
+  // LaTeX (\\\\frac, \\\\(, x_{i}, $) ni de Markdown (**negrita**).
+  const skip = 'mjx-container, pre, code, kbd, samp, script, style, '
+    + 'textarea, .highlight, .math';
+  const raw = /\\\\[A-Za-z]{2,}|\\\\[()[\\]]|\\$|\\*\\*\\S|\\S\\*\\*|[_^]\\{/;
+  const found = [];
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (!n.parentElement || n.parentElement.closest(skip)) continue;
+    const m = n.textContent.match(raw);
+    if (m) found.push(n.textContent.slice(Math.max(0, m.index - 40),
+                                          m.index + 40).replace(/\\s+/g, ' '));
+  }
+  // Una fórmula que se llevó un $ o ** de la prosa.
+  const doc = window.MathJax && MathJax.startup && MathJax.startup.document;
+  for (const item of doc ? Array.from(doc.math) : [])
+    if (/\\$|\\*\\*/.test(item.math))
+      found.push('fórmula: ' + item.math.trim().slice(0, 60));
+  return found;
+}"""
+
+
+@pytest.mark.parametrize("rel", _site_pages())
+def test_no_raw_latex(visit: Any, rel: str) -> None:
+    """Ninguna fórmula a medio componer: un bloque $$ pegado a un punto de
+    una lista sin sangrar desparejaba los $ y dejaba LaTeX crudo y prosa en
+    cursiva matemática (capítulos 4 y 6)."""
+    v = visit(rel)
+    found = v.page.evaluate(RAW_LATEX_JS)
+    assert not found, (
+        f"{rel}: {len(found)} restos de LaTeX o Markdown sin componer, p. "
+        f"ej. «{found[0]}». Una ecuación dentro de un punto de lista va "
+        "sangrada como el texto del punto y entre líneas en blanco.")
+
+
+OVERFLOW_JS = """async () => {
+  const ready = () => window.MathJax && MathJax.startup
+    && MathJax.startup.promise;
+  for (let i = 0; i < 50 && !ready(); i++)
+    await new Promise(done => setTimeout(done, 100));
+  if (ready()) await MathJax.startup.promise;
+  const de = document.documentElement;
+  const name = e => e.tagName.toLowerCase()
+    + (e.id ? '#' + e.id : '')
+    + (typeof e.className === 'string' && e.className
+       ? '.' + e.className.trim().split(/\\s+/).join('.') : '');
+  // Lo que asoma por la derecha de la ventana sin una caja que lo
+  // desplace o lo recorte (los paneles laterales plegados, fuera).
+  const clipped = e => {
+    for (let a = e.parentElement; a && a !== document.body;
+         a = a.parentElement)
+      if (getComputedStyle(a).overflowX !== 'visible') return true;
+    return false;
+  };
+  const culprits = [...document.querySelectorAll('body *')].filter(e => {
+    const r = e.getBoundingClientRect();
+    return r.width && r.right > de.clientWidth + 1 && !clipped(e)
+      && getComputedStyle(e).position !== 'fixed';
+  }).slice(0, 3).map(e => name(e) + ' «'
+    + (e.textContent || '').trim().slice(0, 40) + '»');
+  const wideEquations = [...document.querySelectorAll(
+      'mjx-container[display="true"]')]
+    .filter(e => e.scrollWidth > e.clientWidth + 1
+      && !['auto', 'scroll'].includes(getComputedStyle(e).overflowX))
+    .map(e => e.textContent.slice(0, 40));
+  const cutOutputs = [...document.querySelectorAll('div.cell_output pre')]
+    .filter(p => p.scrollWidth > p.clientWidth + 1)
+    .map(p => p.textContent.split('\\n').sort((a, b) => b.length - a.length)[0]
+                 .slice(0, 60));
+  return {scrollWidth: de.scrollWidth, clientWidth: de.clientWidth,
+          culprits, wideEquations, cutOutputs};
+}"""
+
+
+@pytest.mark.parametrize("rel", _site_pages())
+def test_phone_page_does_not_scroll_sideways(visit: Any, rel: str) -> None:
+    """A 390 px de ancho la página cabe: lo ancho (ecuaciones, código,
+    tablas) se desplaza dentro de su caja, y nada ensancha la página."""
+    v = visit(rel, width=PHONE_WIDTH)
+    info = v.page.evaluate(OVERFLOW_JS)
+    assert info["scrollWidth"] <= info["clientWidth"], (
+        f"{rel}: a {PHONE_WIDTH} px la página se desplaza de lado "
+        f"({info['scrollWidth']} px de contenido en {info['clientWidth']}"
+        f" px); lo que asoma: {info['culprits']}. Los estilos del sitio "
+        "están en book/_static/libro.css.")
+    assert not info["wideEquations"], (
+        f"{rel}: una ecuación ancha se sale de la columna sin "
+        f"desplazamiento propio: «{info['wideEquations'][0]}»")
+
+
+@pytest.mark.parametrize("rel", _site_pages())
+def test_long_lines_wrap_and_wide_equations_scroll(visit: Any,
+                                                   rel: str) -> None:
+    """En el portátil, una salida larga sigue en la línea siguiente (no se
+    corta en el borde de su caja) y una ecuación ancha se desplaza dentro
+    de la suya."""
+    v = visit(rel)
+    info = v.page.evaluate(OVERFLOW_JS)
+    assert not info["cutOutputs"], (
+        f"{rel}: {len(info['cutOutputs'])} salidas con líneas cortadas en "
+        f"el borde, p. ej. «{info['cutOutputs'][0]}» (white-space: "
+        "pre-wrap en book/_static/libro.css)")
+    assert not info["wideEquations"], (
+        f"{rel}: una ecuación ancha se sale de la columna sin "
+        f"desplazamiento propio: «{info['wideEquations'][0]}»")
+    assert info["scrollWidth"] <= info["clientWidth"], (
+        f"{rel}: la página se desplaza de lado: {info['culprits']}")
+
+
+# Textos de la interfaz en inglés (o mal escritos) que el tema deja si no
+# se traducen (book/_ext/spanish_ui.py). Los largos se buscan como parte
+# de un texto; los cortos, como el valor entero de un atributo.
+ENGLISH_UI = (
+    "Launch interactive content", "Launch on", "Repository", "Open issue",
+    "Open an issue", "Source repositor", "Download this page",
+    "Download source file", "Download notebook file",
+    "Descarga esta pagina", "Toggle primary sidebar",
+    "Toggle secondary sidebar", "Toggle hidden content",
+    "Toggle navigation", "Search this book", "Search the docs",
+    "Link to this", "Colab logo", "Fullscreen mode", "Edit this page",
+    "previous page", "next page", "Copy to clipboard", "Click to show",
+)
+ENGLISH_UI_EXACT = ("Main", "Page", "Search", "Contents", "Copy",
+                    "Back to top", "Skip to main content", "Theme",
+                    "Light", "Dark", "System")
+
+UI_TEXT_JS = """() => {
+  const attrs = ['title', 'aria-label', 'placeholder', 'alt',
+                 'data-tooltip', 'data-bs-title', 'data-toggle-hint'];
+  const values = [];
+  for (const a of attrs)
+    for (const e of document.querySelectorAll('[' + a + ']'))
+      values.push(e.getAttribute(a).trim());
+  // El texto visible fuera del artículo: cabecera, índices, pie.
+  const texts = [];
+  const article = document.querySelector('article');
+  const walker = document.createTreeWalker(document.body,
+                                           NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!el || el.closest('script, style') || (article
+        && article.contains(el))) continue;
+    if (n.textContent.trim()) texts.push(n.textContent.trim());
+  }
+  return {values, texts};
+}"""
+
+
+@pytest.mark.parametrize("rel", _site_pages())
+def test_interface_in_spanish(visit: Any, rel: str) -> None:
+    v = visit(rel)
+    ui = v.page.evaluate(UI_TEXT_JS)
+    found = sorted({s for s in ui["values"] + ui["texts"]
+                    for english in ENGLISH_UI if english in s}
+                   | {s for s in ui["values"] + ui["texts"]
+                      if s in ENGLISH_UI_EXACT})
+    assert not found, (
+        f"{rel}: textos de la interfaz en inglés: {found}. Se traducen en "
+        "book/_ext/spanish_ui.py.")
+
+
+def _results_files() -> int:
+    return len(list((BOOK / "benchmarks" / "results").glob("*.json")))
+
+
+RESULTS_JS = """() => [...document.querySelectorAll('article table')].map(
+  t => ({header: [...t.querySelectorAll('thead th')].map(
+           th => ({text: th.innerText.trim(),
+                   code: !!th.querySelector('code')})),
+         cells: [...t.querySelectorAll('tbody td')].map(
+           td => td.innerText.trim())}))"""
+
+ENGLISH_HEADER = re.compile(
+    r"\b(model|seed|accuracy|loss|params|steps|collapsed|spread|"
+    r"pretrain\w*|finetune\w*|mean|std|wall|slowest|cells)\b", re.I)
+
+
+def test_results_page_has_spanish_tables(visit: Any) -> None:
+    """La página de resultados: una tabla por banco de pruebas, con
+    cabeceras en castellano y sin diccionarios ni listas crudos."""
+    v = visit("book/resultados.html")
+    tables = v.page.evaluate(RESULTS_JS)
+    expected = _results_files()
+    assert len(tables) >= expected, (
+        f"resultados.html: {len(tables)} tablas para {expected} archivos "
+        "de benchmarks/results/")
+    for i, table in enumerate(tables, 1):
+        assert table["header"], f"resultados.html: tabla {i} sin cabecera"
+        for th in table["header"]:
+            if th["code"]:
+                continue   # el nombre de un *preset*, tal cual en el código
+            assert "_" not in th["text"] and not ENGLISH_HEADER.search(
+                th["text"]), (f"resultados.html: tabla {i}, cabecera en "
+                              f"inglés o clave del JSON: «{th['text']}»")
+        raw = [c for c in table["cells"] if re.match(r"[\[{]", c)]
+        assert not raw, (f"resultados.html: tabla {i}, celda cruda: "
+                         f"«{raw[0][:60]}»")
