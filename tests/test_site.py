@@ -6,7 +6,10 @@ página comprueba: ninguna consola con errores, las fórmulas compuestas por
 MathJax, las imágenes cargadas y con texto alternativo, y los enlaces
 internos (``#ancla`` y a otras páginas) que llevan a algo que existe. Además,
 que la búsqueda encuentra «atención» y que el botón de Colab de cada
-capítulo apunta a su cuaderno en el repositorio de ``_config.yml``.
+capítulo apunta a su cuaderno en el repositorio de ``_config.yml``. Y que se
+lee bien: ningún resto de LaTeX sin componer, ninguna página que se
+desplace de lado a 390 px, salidas que se ajustan, la interfaz en
+castellano y la página de resultados con tablas en castellano.
 
 Todas las peticiones a otros servidores se bloquean: así se prueba el sitio
 tal como lo ve un aula sin internet, y el resultado no depende de la red.
