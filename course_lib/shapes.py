@@ -444,7 +444,12 @@ def make_binding_data(n: int, *, seed: int = 0,
 
 # --- preguntas que necesitan las dos modalidades (capítulo 8) -----------
 
-QUESTION_KINDS = ("existencia", "color", "relación")
+QUESTION_KINDS = ("existencia", "color", "posición", "relación")
+# Posición absoluta de una figura: palabra -> (eje, índice) en la rejilla
+# 3 × 3 (eje 0 = fila, 1 = columna). «¿el cuadrado está arriba?» es «sí»
+# si el cuadrado está en la fila 0.
+_PLACES = {"arriba": (0, 0), "abajo": (0, 2), "a la izquierda": (1, 0),
+           "a la derecha": (1, 2)}
 
 
 def _cells(rng: np.random.Generator, n: int) -> list[int]:
@@ -485,6 +490,21 @@ def _colour(rng: np.random.Generator, yes: bool) -> tuple[list, str]:
     figs += [_random_figure(rng, c, others) for c in cells[1:]]
     word = colour_word(colour, feminine=_feminine(shape))
     return figs, f"¿{noun_phrase(shape, definite=True)} es {word}?"
+
+
+def _position(rng: np.random.Generator, yes: bool) -> tuple[list, str]:
+    shape, place = _pick(rng, SHAPE_NAMES), _pick(rng, list(_PLACES))
+    axis, index = _PLACES[place]
+    n = int(rng.integers(1, 4))
+    while True:         # la figura nombrada, donde la respuesta lo pida
+        cells = _cells(rng, n)
+        if (divmod(cells[0], 3)[axis] == index) == yes:
+            break
+    figs = [Figure(shape, _pick(rng, COLOUR_NAMES), _size(rng),
+                   *divmod(cells[0], 3))]
+    others = [(s, c) for s in SHAPE_NAMES if s != shape for c in COLOUR_NAMES]
+    figs += [_random_figure(rng, c, others) for c in cells[1:]]
+    return figs, f"¿{noun_phrase(shape, definite=True)} está {place}?"
 
 
 def _relation(rng: np.random.Generator, yes: bool) -> tuple[list, str]:
@@ -539,7 +559,7 @@ def make_qa_data(n: int, *, seed: int = 0, image_size: int = 32,
         raise ValueError(f"tipos de pregunta desconocidos {bad}; se "
                          f"esperaban algunos de {QUESTION_KINDS}")
     builders = {"existencia": _existence, "color": _colour,
-                "relación": _relation}
+                "posición": _position, "relación": _relation}
     rng = np.random.default_rng(seed)
     images, questions, answers, chosen, figures = [], [], [], [], []
     for _ in range(n):

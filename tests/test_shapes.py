@@ -157,6 +157,13 @@ def _truth(question, figures):
     if m:
         (fig,) = [f for f in figures if f.shape == m[1]]
         return fig.colour == colour_of[m[2]]
+    m = re.fullmatch(r"¿(?:el|la) (\w+) está (arriba|abajo|a la izquierda"
+                     r"|a la derecha)\?", question)
+    if m:
+        (fig,) = [f for f in figures if f.shape == m[1]]
+        return {"arriba": fig.row == 0, "abajo": fig.row == 2,
+                "a la izquierda": fig.col == 0,
+                "a la derecha": fig.col == 2}[m[2]]
     m = re.fullmatch(r"¿(?:el|la) (\w+) está (.+) (?:del|de la) (\w+)\?",
                      question)
     (a,) = [f for f in figures if f.shape == m[1]]
@@ -166,8 +173,9 @@ def _truth(question, figures):
 
 
 def test_qa_answers_are_correct_and_balanced():
-    data = S.make_qa_data(300, seed=3)
-    assert data.images.shape == (300, 3, 32, 32)
+    data = S.make_qa_data(400, seed=3)
+    assert data.images.shape == (400, 3, 32, 32)
+    assert set(data.kinds) == set(S.QUESTION_KINDS)
     for q, a, figs in zip(data.questions, data.answers, data.figures,
                           strict=True):
         assert _truth(q, figs) == bool(a), q
