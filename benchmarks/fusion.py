@@ -1,8 +1,11 @@
 """Estudios con varias semillas del capítulo 8 (fusión multimodal).
 
 Dos estudios sobre las preguntas sí/no de ``course_lib.shapes``
-(«¿hay un círculo azul?», «¿el cuadrado está a la izquierda de la
-cruz?»), con el mismo presupuesto para todos (pasos, lote, tasa):
+(«¿hay un círculo azul?», «¿la estrella es roja?», «¿el cuadrado está
+arriba?», «¿el cuadrado está a la izquierda de la cruz?»), con la receta
+de los pesos del curso ``fusion-figuras`` (``course_lib.fusion_shapes``:
+preguntas nuevas en cada tramo y un currículo existencia → posición →
+todas) y el mismo presupuesto para todos:
 
 - ``compare``: solo texto, solo imagen, fusión tardía, temprana, atención
   cruzada y Perceiver.
@@ -14,9 +17,11 @@ cruz?»), con el mismo presupuesto para todos (pasos, lote, tasa):
   exactitud.
 
 Imágenes de 48 px con parches de 16 (un parche por celda de la rejilla
-3 × 3) y píxeles normalizados por canal: los valores por defecto de
-``FusionConfig``. Receta por defecto (la del cuaderno, ~40-50 s de CPU
-por modelo con un hilo): 600 pasos, lote 64, tasa 2e-3, 6000 preguntas.
+3 × 3), píxeles normalizados por canal y posiciones 2-D: los valores por
+defecto de ``FusionConfig``. Presupuesto por defecto: el currículo con
+1000 + 1000 + 2000 pasos (``--stage-steps``), lote 64, tasa 1e-3: unos
+4 min de CPU por ejecución con un hilo. Los pesos del curso usan el
+mismo currículo, más largo.
 
 Uso (desde la raíz del repositorio)::
 
@@ -27,7 +32,8 @@ Uso (desde la raíz del repositorio)::
 
 El JSON sigue el formato común de ``benchmarks/results``:
 ``{"metadata": {...}, "rows": [...]}``, una fila plana por ejecución; el
-resumen por modelo va en ``metadata["summary"]``.
+resumen por modelo va en ``metadata["summary"]`` y la curva de cada
+ejecución (pérdida y exactitud por tipo cada tramo) en ``"runs"``.
 
 Imprime una fila por ejecución y una tabla final «media ± desviación
 típica» por modelo. Libro: capítulo 8, secciones 4 y 5.
@@ -42,16 +48,17 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 
-from course_lib import shapes
+from course_lib import fusion_shapes, shapes
+from course_lib.checkpoints import Run
 from course_lib.fusion import (
     CrossAttentionSpec,
-    FusionConfig,
     attention_spread,
     is_collapsed,
 )
@@ -59,7 +66,6 @@ from course_lib.fusion_qa import (
     FUSION_MODELS,
     CrossAttentionFusion,
     predict_qa,
-    train_qa,
 )
 
 # Pérdida de entrenamiento (media de los 50 últimos pasos) a la que se
@@ -82,50 +88,49 @@ ABLATION = {
 }
 
 
-def make_data(n_train: int, n_test: int, *, image_size: int = 48
-              ) -> dict[str, object]:
-    """Datos fijos para todas las ejecuciones (semillas 100 y 101)."""
-    tok = shapes.WordTokenizer()
-    train = shapes.make_qa_data(n_train, seed=100, image_size=image_size)
-    test = shapes.make_qa_data(n_test, seed=101, image_size=image_size)
-    return {"train": train, "test": test,
-            "train_text": tok(train.questions),
-            "test_text": tok(test.questions)}
+def stages_for(steps: list[int]) -> list[dict]:
+    """El currículo de ``fusion_shapes`` con otros pasos por etapa."""
+    stages = fusion_shapes.CONFIG["stages"]
+    if len(steps) != len(stages):
+        raise ValueError(f"--stage-steps necesita {len(stages)} valores "
+                         f"(uno por etapa); se recibieron {len(steps)}")
+    return [{**stage, "steps": n} for stage, n in zip(stages, steps,
+                                                      strict=True)]
 
 
-def run_one(name: str, build, seed: int, data: dict, *, steps: int,
-            batch_size: int, lr: float) -> dict:
-    """Entrena un modelo con una semilla y devuelve su fila de resultados."""
+def run_one(name: str, config: dict, seed: int, *, n_test: int
+            ) -> tuple[dict, list[dict]]:
+    """Entrena un modelo con la receta de ``fusion_shapes`` (preguntas
+    nuevas en cada tramo, currículo) y una semilla; devuelve su fila."""
+    config = {**config, "seed": seed}
     torch.manual_seed(seed)
-    model = build()
-    train, test = data["train"], data["test"]
-    ids, lengths = data["train_text"]
+    model = fusion_shapes.build(config)
     start = time.process_time()
-    losses = train_qa(model, train.images, ids, lengths, train.answers,
-                      steps=steps, batch_size=batch_size, lr=lr,
-                      generator=torch.Generator().manual_seed(seed),
-                      progress=False)
+    with tempfile.TemporaryDirectory() as folder:
+        run = Run(name="banco", folder=Path(folder),
+                  device=torch.device("cpu"), log=lambda _: None)
+        result = fusion_shapes.train(model, config, run)
     cpu = time.process_time() - start
-    t_ids, t_lengths = data["test_text"]
-    pred = predict_qa(model, test.images, t_ids, t_lengths)
-    hits = (pred == test.answers).float()
-    row = {"model": name, "seed": seed, "accuracy": hits.mean().item(),
-           "final_loss": statistics.fmean(losses[-50:]),
+    data, ids, lengths = fusion_shapes.test_set(n_test)
+    acc = fusion_shapes.accuracy_by_kind(model, data, ids, lengths)
+    pred = predict_qa(model, data.images, ids, lengths)
+    curve = result["curve"]
+    row = {"model": name, "seed": seed, "accuracy": acc["total"],
+           "final_loss": curve[-1]["train_loss"],
            "params": sum(p.numel() for p in model.parameters()),
            "cpu_s": round(cpu, 1)}
     for kind in shapes.QUESTION_KINDS:
-        idx = [i for i, k in enumerate(test.kinds) if k == kind]
-        row[f"acc_{kind}"] = hits[idx].mean().item()
+        row[f"acc_{kind}"] = acc[kind]
     weights = None
     row["attention_spread"] = None          # solo en la atención cruzada
     if isinstance(model, CrossAttentionFusion):
         with torch.no_grad():
-            _, ws = model(test.images[:256], t_ids[:256], t_lengths[:256],
+            _, ws = model(data.images[:256], ids[:256], lengths[:256],
                           return_weights=True)
         weights = ws[0]
         row["attention_spread"] = attention_spread(weights)
     row["collapsed"] = is_collapsed(weights, pred)
-    return row
+    return row, curve
 
 
 def summarise(rows: list[dict]) -> list[dict]:
@@ -149,26 +154,29 @@ def summarise(rows: list[dict]) -> list[dict]:
 
 
 def format_summary(summary: list[dict]) -> str:
-    head = ("| modelo | exactitud (media ± d.t.) | existencia | color | "
-            "relación | colapsos | en la meseta |\n"
-            "|---|---|---|---|---|---|---|")
+    kinds = shapes.QUESTION_KINDS
+    head = ("| modelo | exactitud (media ± d.t.) | " + " | ".join(kinds)
+            + " | colapsos | en la meseta |\n|"
+            + "---|" * (len(kinds) + 4))
     lines = [head]
     for s in summary:
+        per_kind = " | ".join(f"{s[f'mean_{k}']:.3f}" for k in kinds)
         lines.append(
             f"| {s['model']} | {s['mean']:.3f} ± {s['std']:.3f} | "
-            f"{s['mean_existencia']:.3f} | {s['mean_color']:.3f} | "
-            f"{s['mean_relación']:.3f} | {s['collapsed']}/{s['n_seeds']} | "
+            f"{per_kind} | {s['collapsed']}/{s['n_seeds']} | "
             f"{s['plateau']}/{s['n_seeds']} |")
     return "\n".join(lines)
 
 
-def _write(path: Path, meta: dict, rows: list[dict]) -> None:
+def _write(path: Path, meta: dict, rows: list[dict], runs: list[dict]
+           ) -> None:
     meta = {**meta, "date": datetime.now(timezone.utc).isoformat(
         timespec="seconds"), "load_average": os.getloadavg(),
         "total_cpu_s": round(sum(r["cpu_s"] for r in rows), 1),
         "plateau_loss": PLATEAU_LOSS, "summary": summarise(rows)}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"metadata": meta, "rows": rows},
+    path.write_text(json.dumps({"metadata": meta, "rows": rows,
+                                "runs": runs},
                                ensure_ascii=False, indent=1) + "\n",
                     encoding="utf-8")
 
@@ -176,13 +184,15 @@ def _write(path: Path, meta: dict, rows: list[dict]) -> None:
 TITLES = {
     "compare": ("Fusión multimodal: qué estrategia responde mejor",
                 "Preguntas sí/no sobre figuras (course_lib.shapes, 48 px, "
-                "parches de 16, píxeles normalizados). Mismo presupuesto "
-                "para todos los modelos; una fila por (modelo, semilla). "
+                "parches de 16, píxeles normalizados, posiciones 2-D), con "
+                "la receta de fusion_shapes (preguntas nuevas y currículo). "
+                "Mismo presupuesto para todos los modelos; una fila por "
+                "(modelo, semilla). "
                 "«collapsed»: responde siempre lo mismo o atención "
                 "texto→imagen casi uniforme (is_collapsed)."),
     "ablation": ("Ablación de la capa de atención cruzada",
                  "CrossAttentionFusion con una decisión de diseño cambiada "
-                 "cada vez, mismo presupuesto y datos que la comparación; "
+                 "cada vez, misma receta y presupuesto que la comparación; "
                  "una fila por (variante, semilla), con detección de "
                  "colapso (is_collapsed)."),
 }
@@ -192,10 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("study", choices=("compare", "ablation"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=600)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--n-train", type=int, default=6000)
+    parser.add_argument("--stage-steps", type=int, nargs="+",
+                        default=[1000, 1000, 2000],
+                        help="pasos de cada etapa del currículo")
+    parser.add_argument("--save-every", type=int, default=500,
+                        help="pasos por tramo (preguntas nuevas)")
+    parser.add_argument("--questions-per-chunk", type=int, default=8000)
     parser.add_argument("--n-test", type=int, default=2000)
     parser.add_argument("--models", nargs="*", default=None,
                         help="subconjunto de modelos o variantes")
@@ -205,42 +217,45 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
+    base = {**fusion_shapes.CONFIG,
+            "stages": stages_for(args.stage_steps),
+            "save_every": args.save_every,
+            "questions_per_chunk": args.questions_per_chunk,
+            "quick_questions": min(400, args.n_test)}
     if args.study == "compare":
-        builders = {n: (lambda cls=cls: cls()) for n, cls in
-                    FUSION_MODELS.items()}
+        configs = {n: {**base, "model": n} for n in FUSION_MODELS}
     else:
-        builders = {n: (lambda spec=spec: CrossAttentionFusion(
-            FusionConfig(cross=spec))) for n, spec in ABLATION.items()}
+        configs = {n: {**base, "fusion": {"cross": spec}}
+                   for n, spec in ABLATION.items()}
     if args.models:
-        unknown = set(args.models) - set(builders)
+        unknown = set(args.models) - set(configs)
         if unknown:
             parser.error(f"desconocidos: {sorted(unknown)}")
-        builders = {n: builders[n] for n in args.models}  # en ese orden
-    image_size = FusionConfig().image_size
-    data = make_data(args.n_train, args.n_test, image_size=image_size)
+        configs = {n: configs[n] for n in args.models}  # en ese orden
     title, description = TITLES[args.study]
     meta = {"title": title, "description": description,
-            "study": args.study, "steps": args.steps,
-            "batch_size": args.batch_size, "lr": args.lr,
-            "n_train": args.n_train, "n_test": args.n_test,
-            "image_size": image_size,
-            "patch_size": FusionConfig().patch_size,
-            "models": list(builders),
+            "study": args.study, "stages": base["stages"],
+            "steps": sum(st["steps"] for st in base["stages"]),
+            "batch_size": base["batch_size"], "lr": base["lr"],
+            "save_every": base["save_every"],
+            "questions_per_chunk": base["questions_per_chunk"],
+            "n_test": args.n_test, "question_kinds": shapes.QUESTION_KINDS,
+            "models": list(configs),
             "seeds": args.seeds, "torch": torch.__version__,
             "python": sys.version.split()[0],
             "machine": platform.platform(),
             "threads": torch.get_num_threads()}
-    rows = []
+    rows, runs = [], []
     for seed in args.seeds:        # primero una semilla de cada modelo
-        for name, build in builders.items():
-            row = run_one(name, build, seed, data, steps=args.steps,
-                          batch_size=args.batch_size, lr=args.lr)
+        for name, config in configs.items():
+            row, curve = run_one(name, config, seed, n_test=args.n_test)
             rows.append(row)
+            runs.append({"model": name, "seed": seed, "curve": curve})
             print(f"{name:34} semilla {seed}: exactitud "
                   f"{row['accuracy']:.3f}  colapso={row['collapsed']}  "
                   f"({row['cpu_s']} s de CPU)", flush=True)
             if args.json:   # se guarda tras cada ejecución (parcial)
-                _write(args.json, meta, rows)
+                _write(args.json, meta, rows, runs)
     print(format_summary(summarise(rows)))
     return 0
 

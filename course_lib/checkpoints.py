@@ -370,7 +370,7 @@ def main(argv: list[str] | None = None) -> None:
 def _register() -> None:
     """Cada receta vive en su módulo, con los mismos nombres: ``CONFIG``,
     ``build``, ``train``, ``evaluate``, ``TOLERANCE`` y ``tokenizer``."""
-    from course_lib import bert_quijote, gpt_moliere, mae_shapes
+    from course_lib import bert_quijote, fusion_shapes, gpt_moliere, mae_shapes
 
     for name, module, description in (
             ("bert-quijote", bert_quijote,
@@ -378,7 +378,10 @@ def _register() -> None:
             ("gpt-moliere", gpt_moliere,
              "GPT de caracteres entrenado con Molière, cap. 4"),
             ("mae-figuras", mae_shapes,
-             "MAE preentrenado con figuras sin etiqueta, caps. 5 y 6")):
+             "MAE preentrenado con figuras sin etiqueta, caps. 5 y 6"),
+            ("fusion-figuras", fusion_shapes,
+             "Fusión por atención cruzada: preguntas sobre figuras, "
+             "cap. 8")):
         REGISTRY[name] = Recipe(
             name=name, description=description, config=module.CONFIG,
             build=module.build, train=module.train,

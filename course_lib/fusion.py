@@ -180,6 +180,13 @@ class FusionConfig:
     num_fusion_layers: int = 2       # bloques que mezclan las modalidades
     n_answers: int = 2            # A: «no», «sí»
     dropout: float = 0.0
+    # Posiciones de los parches: «2d» = una fila más una columna
+    # aprendidas (fila r, columna c: e_r + e_c), «1d» = una por parche.
+    # Con «2d», «arriba» es la misma dirección en las tres columnas y las
+    # preguntas de posición y de relación salen de la meseta (medido en
+    # el capítulo 8); con «1d» y 0,02 no salían.
+    image_positions: str = "2d"
+    image_position_std: float = 0.5   # desviación inicial de esas posiciones
     cross: CrossAttentionSpec = field(default_factory=CrossAttentionSpec)
 
     def __post_init__(self) -> None:
@@ -199,15 +206,30 @@ class FusionConfig:
         if min(self.image_std) <= 0:
             raise ValueError("image_std debe ser positiva; se recibió "
                              f"{self.image_std}")
+        if self.image_positions not in ("1d", "2d"):
+            raise ValueError("image_positions debe ser «1d» o «2d»; se "
+                             f"recibió {self.image_positions!r}")
+        if not self.image_position_std > 0:
+            raise ValueError("image_position_std debe ser positiva; se "
+                             f"recibió {self.image_position_std}")
+
+    @property
+    def grid_size(self) -> int:
+        return self.image_size // self.patch_size
 
     @property
     def n_patches(self) -> int:
-        return (self.image_size // self.patch_size) ** 2
+        return self.grid_size ** 2
 
 
 class ImageEncoder(nn.Module):
     """Normalización por canal + parches (``PatchEmbedding`` del cap. 5)
     + posiciones + bloques: (B, 3, S, S) en [0, 1] -> (B, N, C).
+
+    Posiciones (``config.image_positions``): «1d», una aprendida por
+    parche (``pos``, como ViT); «2d», una por fila (``pos_row``) más una
+    por columna (``pos_col``): el parche (r, c) suma ``pos_row[r] +
+    pos_col[c]``.
 
     Los píxeles de ``shapes`` son pequeños (fondo casi negro, media ≈
     0,07): ``(x − media) / d.t.`` los lleva a escala ~1 antes de
@@ -224,12 +246,23 @@ class ImageEncoder(nn.Module):
         self.register_buffer("pixel_std", torch.tensor(
             config.image_std).view(1, 3, 1, 1), persistent=False)
         self.patch = PatchEmbedding(3, config.hidden_size, config.patch_size)
-        self.pos = nn.Parameter(0.02 * torch.randn(1, config.n_patches,
-                                                   config.hidden_size))
+        G, C = config.grid_size, config.hidden_size
+        std = config.image_position_std
+        if config.image_positions == "2d":
+            self.pos_row = nn.Parameter(std * torch.randn(G, 1, C))
+            self.pos_col = nn.Parameter(std * torch.randn(1, G, C))
+        else:
+            self.pos = nn.Parameter(std * torch.randn(1, G * G, C))
         self.blocks = nn.ModuleList(
             [Block(config.hidden_size, config.num_attention_heads,
                    dropout=config.dropout)
              for _ in range(config.num_hidden_layers)])
+
+    def positions(self) -> Tensor:
+        """Las posiciones de los N parches, por filas: (1, N, C)."""
+        if hasattr(self, "pos"):
+            return self.pos
+        return (self.pos_row + self.pos_col).flatten(0, 1)[None]
 
     def normalize(self, images: Tensor) -> Tensor:
         """Valida (B, 3, S, S) y normaliza cada canal."""
@@ -238,7 +271,7 @@ class ImageEncoder(nn.Module):
         return (images - self.pixel_mean) / self.pixel_std  # (B, 3, S, S)
 
     def forward(self, images: Tensor) -> Tensor:
-        x = self.patch(self.normalize(images)) + self.pos    # (B, N, C)
+        x = self.patch(self.normalize(images)) + self.positions()  # (B,N,C)
         for block in self.blocks:
             x = block(x)
         return x

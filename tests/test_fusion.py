@@ -133,18 +133,46 @@ def test_image_encoder_normalizes_pixels_per_channel():
     mean = torch.tensor(SHAPES_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(SHAPES_STD).view(1, 3, 1, 1)
     with torch.no_grad():
-        expected = encoder.patch((images - mean) / std) + encoder.pos
+        expected = encoder.patch((images - mean) / std) + encoder.positions()
         assert_close(encoder(images), expected)
-        raw = encoder.patch(images) + encoder.pos
+        raw = encoder.patch(images) + encoder.positions()
     assert not torch.allclose(encoder(images), raw)
     # una imagen igual a la media por canal se vuelve cero: solo el sesgo
     flat = mean.expand(1, 3, SIZE, SIZE)
     bias = encoder.patch.projection.bias
-    assert_close(encoder(flat), (bias + encoder.pos).detach())
+    assert_close(encoder(flat), (bias + encoder.positions()).detach())
     # constantes, no parámetros: fuera del state_dict
     assert "pixel_mean" not in encoder.state_dict()
     assert "pixel_std" not in encoder.state_dict()
     assert config.n_patches == 9
+
+
+def test_image_positions_2d_are_row_plus_column():
+    """Con «2d», el parche (r, c) suma la fila r y la columna c: dos
+    parches de la misma fila difieren solo en su columna."""
+    torch.manual_seed(0)
+    encoder = ImageEncoder(FusionConfig())
+    pos = encoder.positions()[0]                            # (N, C)
+    G = FusionConfig().grid_size
+    for r in range(G):
+        for c in range(G):
+            assert_close(pos[r * G + c],
+                         encoder.pos_row[r, 0] + encoder.pos_col[0, c])
+    assert_close(pos[0] - pos[1], pos[3] - pos[4])      # misma columna
+    assert {n for n, _ in encoder.named_parameters()} >= {
+        "pos_row", "pos_col"}
+    one_d = ImageEncoder(FusionConfig(image_positions="1d"))
+    assert one_d.positions().shape == (1, 9, FusionConfig().hidden_size)
+    assert not hasattr(one_d, "pos_row")
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(image_positions="3d"), "«1d» o «2d»"),
+    (dict(image_position_std=0.0), "image_position_std"),
+])
+def test_fusion_config_rejects_bad_positions(bad, match):
+    with pytest.raises(ValueError, match=match):
+        FusionConfig(**bad)
 
 
 def test_image_encoder_rejects_wrong_images():
