@@ -48,7 +48,6 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -56,7 +55,6 @@ from pathlib import Path
 import torch
 
 from course_lib import fusion_shapes, shapes
-from course_lib.checkpoints import Run
 from course_lib.fusion import (
     CrossAttentionSpec,
     attention_spread,
@@ -106,10 +104,7 @@ def run_one(name: str, config: dict, seed: int, *, n_test: int
     torch.manual_seed(seed)
     model = fusion_shapes.build(config)
     start = time.process_time()
-    with tempfile.TemporaryDirectory() as folder:
-        run = Run(name="banco", folder=Path(folder),
-                  device=torch.device("cpu"), log=lambda _: None)
-        result = fusion_shapes.train(model, config, run)
+    result = fusion_shapes.train_here(model, config, log=lambda _: None)
     cpu = time.process_time() - start
     data, ids, lengths = fusion_shapes.test_set(n_test)
     acc = fusion_shapes.accuracy_by_kind(model, data, ids, lengths)

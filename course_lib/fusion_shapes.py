@@ -33,8 +33,10 @@ exactitud por tipo en ``test_questions`` de ellas y la curva por tramo.
 from __future__ import annotations
 
 import math
+import tempfile
 from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -50,7 +52,7 @@ if TYPE_CHECKING:   # checkpoints importa este módulo para su registro
     from course_lib.checkpoints import Checkpoint, Run
 
 __all__ = ["CONFIG", "TOLERANCE", "accuracy_by_kind", "build", "evaluate",
-           "stage_at", "test_set", "tokenizer", "train"]
+           "stage_at", "test_set", "tokenizer", "train", "train_here"]
 
 CONFIG: dict[str, Any] = {
     "seed": 0,
@@ -195,9 +197,22 @@ def train(model: nn.Module, config: dict[str, Any], run: Run
         batches=batches, schedule=lambda s: _schedule(config, s),
         after_chunk=after_chunk)
     model.eval()
-    return {"exactitud": accuracy_by_kind(model, *test_set()),
+    return {"exactitud": accuracy_by_kind(
+                model, *test_set(config["test_questions"])),
             "train_minutes": round(progress.seconds / 60, 1),
             "curve": progress.curve}
+
+
+def train_here(model: nn.Module, config: dict[str, Any], *,
+               log: Callable[[str], None] = print) -> dict[str, Any]:
+    """``train`` sin pesos que guardar: el estado de cada tramo va a una
+    carpeta temporal que se borra al acabar (el cuaderno y el banco)."""
+    from course_lib.checkpoints import Run
+
+    with tempfile.TemporaryDirectory() as folder:
+        run = Run(name="fusion", folder=Path(folder),
+                  device=next(model.parameters()).device, log=log)
+        return train(model, config, run)
 
 
 def evaluate(checkpoint: Checkpoint) -> dict[str, float]:
