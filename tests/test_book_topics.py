@@ -10,10 +10,8 @@ bibliografía (``book/referencias.bib``).
 Que el diagrama se vea en el sitio construido (la imagen carga) lo
 comprueba ``tests/test_site.py::test_chapter_shows_its_architecture_diagram``.
 
-**Capítulo 8, pendiente a propósito.** Su cuaderno lo edita otra persona:
-el diagrama, Perceiver IO y la historia del subtitulado y de VQA están
-escritos pero aún no insertados. ``test_chapter8_topics_are_inserted``
-falla hasta que se inserten; las demás pruebas no miran el capítulo 8.
+El capítulo 8 se comprueba como los demás: su diagrama de las estrategias
+de fusión, Perceiver IO y la historia del subtitulado y de VQA.
 """
 
 from __future__ import annotations
@@ -30,9 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 DIAGRAMS = ROOT / "book" / "_static" / "diagramas"
 BIB = ROOT / "book" / "referencias.bib"
-CHAPTER8 = "08_fusion.ipynb"   # pendiente: ver el docstring
 CHAPTERS = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
-DONE = [name for name in CHAPTERS if name != CHAPTER8]
 
 IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -88,9 +84,9 @@ TOPICS = [
 
 # Pendiente de insertar (fragmentos escritos en /tmp/ch08_temas.md).
 CHAPTER8_TOPICS = [
-    Topic(CHAPTER8, "Perceiver IO", r"Perceiver IO",
+    Topic("08_fusion.ipynb", "Perceiver IO", r"Perceiver IO",
           ("consultas de salida",), ("jaegle2022perceiver",)),
-    Topic(CHAPTER8, "historia del subtitulado y de VQA",
+    Topic("08_fusion.ipynb", "historia del subtitulado y de VQA",
           r"subtitulado y VQA",
           ("Show and Tell", "Show, Attend and Tell", "bottom-up",
            "top-down", "Stacked Attention Networks"),
@@ -155,13 +151,17 @@ def topic_problems(topic: Topic) -> list[str]:
 
 # --- las pruebas --------------------------------------------------------
 
-@pytest.mark.parametrize("name", DONE)
+@pytest.mark.parametrize("name", CHAPTERS)
 def test_chapter_has_an_architecture_diagram(name: str) -> None:
     problems = diagram_problems(name)
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("topic", TOPICS, ids=[t.name for t in TOPICS])
+ALL_TOPICS = TOPICS + CHAPTER8_TOPICS
+
+
+@pytest.mark.parametrize("topic", ALL_TOPICS,
+                         ids=[t.name for t in ALL_TOPICS])
 def test_seed_topic_has_its_section(topic: Topic) -> None:
     problems = topic_problems(topic)
     assert not problems, "\n".join(problems)
@@ -196,15 +196,3 @@ def test_every_chapter_has_a_diagram_file() -> None:
     for name in CHAPTERS:
         assert list(DIAGRAMS.glob(f"{name[:3]}*.svg")), (
             f"falta book/_static/diagramas/{name[:3]}*.svg")
-
-
-# --- capítulo 8: FALLA HASTA QUE SE INSERTEN LOS FRAGMENTOS -------------
-
-def test_chapter8_topics_are_inserted() -> None:
-    """Pendiente a propósito: el diagrama de las estrategias de fusión,
-    Perceiver IO y la historia del subtitulado y de VQA, escritos para el
-    capítulo 8 pero sin insertar en su cuaderno."""
-    problems = diagram_problems(CHAPTER8)
-    for topic in CHAPTER8_TOPICS:
-        problems += topic_problems(topic)
-    assert not problems, "\n".join(problems)
