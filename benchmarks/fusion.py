@@ -4,8 +4,8 @@ Dos estudios sobre las preguntas sí/no de ``course_lib.shapes``
 («¿hay un círculo azul?», «¿la estrella es roja?», «¿el cuadrado está
 arriba?», «¿el cuadrado está a la izquierda de la cruz?»), con la receta
 de los pesos del curso ``fusion-figuras`` (``course_lib.fusion_shapes``:
-preguntas nuevas en cada tramo y un currículo existencia → posición →
-todas) y el mismo presupuesto para todos:
+preguntas nuevas en cada tramo y un currículo por etapas) y el mismo
+presupuesto para todos:
 
 - ``compare``: solo texto, solo imagen, fusión tardía, temprana, atención
   cruzada y Perceiver.
@@ -18,10 +18,11 @@ todas) y el mismo presupuesto para todos:
 
 Imágenes de 48 px con parches de 16 (un parche por celda de la rejilla
 3 × 3), píxeles normalizados por canal y posiciones 2-D: los valores por
-defecto de ``FusionConfig``. Presupuesto por defecto: el currículo con
-1000 + 1000 + 2000 pasos (``--stage-steps``), lote 64, tasa 1e-3: unos
-4 min de CPU por ejecución con un hilo. Los pesos del curso usan el
-mismo currículo, más largo.
+defecto de ``FusionConfig``. Presupuesto por defecto: existencia,
+posición, relación y los cuatro tipos, con 1000 + 500 + 500 + 1000 pasos
+(``--stage-steps``), lote 64, tasa 1e-3: unos 2-3 min de CPU por
+ejecución con un hilo. Los pesos del curso usan un currículo parecido
+(sin la etapa de relación) y ocho veces más pasos.
 
 Uso (desde la raíz del repositorio)::
 
@@ -86,9 +87,15 @@ ABLATION = {
 }
 
 
+# El currículo del banco: el de los pesos del curso con una etapa más,
+# solo de relación, y muchos menos pasos.
+STAGES = [{"kinds": ["existencia"]}, {"kinds": ["posición"]},
+          {"kinds": ["relación"]}, {"kinds": list(shapes.QUESTION_KINDS)}]
+
+
 def stages_for(steps: list[int]) -> list[dict]:
-    """El currículo de ``fusion_shapes`` con otros pasos por etapa."""
-    stages = fusion_shapes.CONFIG["stages"]
+    """El currículo del banco con ``steps`` pasos por etapa."""
+    stages = STAGES
     if len(steps) != len(stages):
         raise ValueError(f"--stage-steps necesita {len(stages)} valores "
                          f"(uno por etapa); se recibieron {len(steps)}")
@@ -198,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("study", choices=("compare", "ablation"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--stage-steps", type=int, nargs="+",
-                        default=[1000, 1000, 2000],
+                        default=[1000, 500, 500, 1000],
                         help="pasos de cada etapa del currículo")
     parser.add_argument("--save-every", type=int, default=500,
                         help="pasos por tramo (preguntas nuevas)")

@@ -199,7 +199,7 @@ def test_fusion_writes_a_table_the_book_can_show(tmp_path) -> None:
     out = tmp_path / "fusion.json"
     subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "fusion.py"), "ablation",
-         "--seeds", "0", "1", "--stage-steps", "2", "2", "2",
+         "--seeds", "0", "1", "--stage-steps", "2", "2", "2", "2",
          "--save-every", "2", "--questions-per-chunk", "32",
          "--n-test", "32",
          "--models", "completa", "sin residual", "--json", str(out)],
@@ -218,10 +218,10 @@ def test_fusion_writes_a_table_the_book_can_show(tmp_path) -> None:
         assert 0 <= s["collapsed"] <= s["n_seeds"] == 2
         assert 0 <= s["plateau"] <= 2
         assert {f"mean_{k}" for k in meta["question_kinds"]} <= set(s)
-    assert [st["steps"] for st in meta["stages"]] == [2, 2, 2]
+    assert [st["steps"] for st in meta["stages"]] == [2, 2, 2, 2]
     # una curva por ejecución, un punto por tramo, con la etapa de cada uno
     assert len(data["runs"]) == 4
-    assert [p["stage"] for p in data["runs"][0]["curve"]] == [0, 1, 2]
+    assert [p["stage"] for p in data["runs"][0]["curve"]] == [0, 1, 2, 3]
 
 
 # --- benchmarks/bert_finetune.py -------------------------------------------
