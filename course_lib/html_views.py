@@ -1,7 +1,9 @@
 """Vistas interactivas que funcionan sin *kernel*: también en el sitio.
 
-Libro: capítulo 4, «Generar texto» (la vista de temperatura y filtro),
-capítulo 6 (la de la proporción tapada del MAE) y el sitio estático.
+Libro: capítulo 3 (el explorador de atención del BERT del curso),
+capítulo 4, «Generar texto» (la vista de temperatura y filtro), capítulo
+6 (la de la proporción tapada del MAE), las figuras con control de los
+capítulos 1, 2 y 5 y el sitio estático.
 
 Un control de ``ipywidgets`` necesita un *kernel* de Python detrás: en el
 sitio publicado aparece vacío. Cuando lo que se explora es un conjunto
@@ -17,11 +19,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import io
 import itertools
 import json
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-__all__ = ["choice_view", "image_choice_view"]
+__all__ = ["attention_view", "choice_view", "figure_png",
+           "image_choice_view"]
 
 
 def choice_view(controls: Mapping[str, Sequence[str]],
@@ -66,6 +71,113 @@ def image_choice_view(controls: Mapping[str, Sequence[str]],
                  "const show=()=>{out.src=data[key()];};")
 
 
+def figure_png(fig: Any, *, dpi: int = 80) -> bytes:
+    """Una figura de matplotlib en PNG, para ``image_choice_view``. La
+    cierra: el cuaderno no la dibuja además debajo de la vista."""
+    import matplotlib.pyplot as plt
+
+    if not hasattr(fig, "savefig"):
+        raise TypeError("fig debe ser una figura de matplotlib (con "
+                        f"savefig); se recibió {type(fig).__name__}")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+# Un color por cabeza (los de matplotlib «tab10»), como en bertviz.
+_HEAD_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+
+def attention_view(tokens: Mapping[str, Sequence[str]],
+                   weights: Mapping[str, Any], *, title: str = "") -> str:
+    """Explorador de atención sin *kernel* ni CDN, a la manera de la vista
+    de cabezas de bertviz: se eligen frase, capa y cabeza; las consultas
+    van a la izquierda, las claves a la derecha, y cada par se une con una
+    línea tanto más opaca cuanto mayor es su peso. Al pasar el ratón por
+    una consulta (o tocarla) solo quedan sus líneas.
+
+    ``tokens`` va de cada frase (su etiqueta en el desplegable) a sus T
+    tokens; ``weights``, de la misma frase a sus pesos (L, H, T, T)
+    (tensor o *array*; cada fila, una distribución). Todas las frases
+    comparten L y H. Los pesos viajan con 3 decimales.
+    """
+    import numpy as np
+
+    if not isinstance(tokens, Mapping) or not tokens:
+        raise ValueError("tokens debe ser un diccionario no vacío "
+                         "{frase: [tokens]}")
+    if not isinstance(weights, Mapping) or set(weights) != set(tokens):
+        raise ValueError("weights debe tener las mismas frases que tokens;"
+                         f" se esperaban {sorted(tokens)}")
+    arrays, shape = {}, None
+    for name, toks in tokens.items():
+        if isinstance(toks, str) or not all(isinstance(t, str)
+                                            for t in toks):
+            raise TypeError(f"tokens[{name!r}] debe ser una lista de "
+                            "textos")
+        w = weights[name]
+        w = np.asarray(w.detach().cpu() if hasattr(w, "detach") else w,
+                       dtype=float)
+        T = len(toks)
+        if w.ndim != 4 or w.shape[2:] != (T, T):
+            raise ValueError(f"weights[{name!r}] debe tener forma (L, H, "
+                             f"{T}, {T}) (T = sus {T} tokens); tiene "
+                             f"{w.shape}")
+        if shape is not None and w.shape[:2] != shape:
+            raise ValueError("todas las frases deben tener las mismas "
+                             f"capas y cabezas: {shape} frente a "
+                             f"{w.shape[:2]} en {name!r}")
+        if not np.isfinite(w).all() or (w < 0).any():
+            raise ValueError(f"weights[{name!r}] debe ser de pesos finitos "
+                             "y no negativos")
+        shape, arrays[name] = w.shape[:2], w
+    L, H = shape
+    controls = {"frase": list(tokens), "capa": [str(i) for i in range(L)],
+                "cabeza": [str(i) for i in range(H)]}
+    data = {f"{f},{layer},{head}": {
+                "t": list(tokens[name]),
+                "w": np.round(arrays[name][layer, head], 3).tolist(),
+                "c": _HEAD_COLOURS[head % len(_HEAD_COLOURS)]}
+            for f, name in enumerate(tokens) for layer in range(L)
+            for head in range(H)}
+    body = ('<svg role="img" aria-label="Pesos de atención: consultas a la '
+            'izquierda, claves a la derecha" width="100%" '
+            'style="max-width:360px;display:block;font:13px sans-serif">'
+            "</svg><small>Pasa el ratón por un token de la izquierda (o "
+            "tócalo) para ver solo sus líneas.</small>")
+    # Se dibuja con el DOM (textContent): ningún token se interpreta
+    # como HTML.
+    show = (
+        'const svg=root.querySelector("svg");'
+        'const ns="http://www.w3.org/2000/svg";'
+        "const el=(n,a,t)=>{const e=document.createElementNS(ns,n);"
+        "for(const k in a)e.setAttribute(k,a[k]);"
+        "if(t!==undefined)e.textContent=t;svg.appendChild(e);return e;};"
+        "const only=q=>svg.querySelectorAll(\"line\").forEach(l=>{"
+        'l.style.display=(q===null||l.dataset.q===q)?"":"none";});'
+        "const show=()=>{const d=data[key()];const T=d.t.length;"
+        "svg.textContent=\"\";const h=18*T+8;"
+        'svg.setAttribute("viewBox","0 0 360 "+h);'
+        "for(let i=0;i<T;i++)for(let j=0;j<T;j++){const w=d.w[i][j];"
+        "if(w<0.01)continue;el(\"line\",{x1:128,y1:13+18*i,x2:232,"
+        'y2:13+18*j,stroke:d.c,"stroke-width":2,"stroke-opacity":w,'
+        '"data-q":i});}'
+        "for(let i=0;i<T;i++){"
+        'el("text",{x:122,y:17+18*i,"text-anchor":"end","data-q":i,'
+        'style:"cursor:pointer"},d.t[i]);'
+        'el("text",{x:238,y:17+18*i},d.t[i]);}};'
+        'svg.addEventListener("mouseover",e=>{const q=e.target.dataset&&'
+        "e.target.dataset.q;if(q!==undefined&&e.target.tagName===\"text\")"
+        "only(q);});"
+        'svg.addEventListener("mouseleave",()=>only(null));'
+        'svg.addEventListener("click",e=>{const q=e.target.dataset&&'
+        "e.target.dataset.q;only(q===undefined?null:q);});"
+        "show();")
+    return _view(controls, list(controls.values()), data, title, body, show)
+
+
 def _check(controls: object, values: object, name: str, what: str,
            kind: type) -> list[list[str]]:
     """Las opciones de cada control, comprobando que haya un valor del
@@ -94,7 +206,7 @@ def _check(controls: object, values: object, name: str, what: str,
 
 
 def _view(controls: Mapping[str, Sequence[str]], options: list[list[str]],
-          data: dict[str, str], title: str, body: str, show: str) -> str:
+          data: dict[str, Any], title: str, body: str, show: str) -> str:
     """El HTML común: desplegables, el elemento que se muestra (``body``,
     ya con la primera combinación) y el JavaScript que lo cambia."""
     payload = json.dumps(data, ensure_ascii=False)
