@@ -19,6 +19,7 @@ import yaml
 from tools.maintenance import (
     IMPORTS_TAG,
     SETUP_TAGS,
+    merge_streams,
     repository_url,
     setup_source,
     stamp,
@@ -247,3 +248,37 @@ def test_each_exercise_shows_its_solution_folded_and_in_sync(path):
         "las soluciones del cuaderno no coinciden con course_lib.exercises: "
         "ejecuta `make soluciones`"
     )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_stream_outputs_are_merged(path):
+    """Un mismo ``print`` no sale en el sitio partido en varias cajas:
+    ninguna celda guarda dos trozos seguidos del mismo flujo."""
+    split = [i for i, c in enumerate(_read(path).cells)
+             if c.cell_type == "code" and any(
+                 a.output_type == b.output_type == "stream"
+                 and a.name == b.name
+                 for a, b in zip(c.outputs, c.outputs[1:], strict=False))]
+    assert not split, (f"{path.name}: celdas {split} con la salida partida;"
+                       " python -m tools.maintenance merge-streams "
+                       f"notebooks/{path.name}")
+
+
+def test_merge_streams_joins_only_neighbours_of_the_same_stream():
+    nb = nbformat.v4.new_notebook()
+    out = nbformat.v4.new_output
+    nb.cells = [nbformat.v4.new_code_cell("x", outputs=[
+        out("stream", name="stdout", text="a"),
+        out("stream", name="stdout", text="b\n"),
+        out("stream", name="stderr", text="aviso\n"),
+        out("stream", name="stdout", text="c"),
+        out("display_data", data={"text/plain": "d"}),
+        out("stream", name="stdout", text="e"),
+        out("stream", name="stdout", text="f")])]
+    assert merge_streams(nb)
+    assert [(o.output_type, o.get("name"), o.get("text"))
+            for o in nb.cells[0].outputs] == [
+        ("stream", "stdout", "ab\n"), ("stream", "stderr", "aviso\n"),
+        ("stream", "stdout", "c"), ("display_data", None, None),
+        ("stream", "stdout", "ef")]
+    assert not merge_streams(nb)

@@ -5,17 +5,19 @@
   la etiqueta que la quita del sitio; pliega en el sitio la celda de
   importaciones.
 - ``execute``: reejecuta cuadernos en un kernel limpio, de arriba abajo,
-  con el preset «cpu» y sin red, y guarda las salidas en el archivo.
+  con el preset «cpu» y sin red, y guarda las salidas en el archivo, con
+  los trozos seguidos de un mismo flujo unidos (``merge-streams`` lo hace
+  sin reejecutar).
 - ``solutions``: tras cada ejercicio, una celda de Markdown con la solución
   de referencia en un bloque plegado: en el sitio se lee sin ejecutar nada,
   y solo quien la abre la ve. Se genera desde ``course_lib.exercises``, así
   que nunca se desincroniza del corrector.
 
 Uso, desde la raíz del repositorio: ``python -m tools.maintenance
-stamp|execute|solutions CUADERNO...`` (o ``make setup-cells`` / ``make
-execute NB=...`` / ``make soluciones``). Necesita nbformat, nbclient y
-PyYAML, que instala ``requirements.txt`` (no son dependencias de
-``course_lib``).
+stamp|execute|merge-streams|solutions CUADERNO...`` (o ``make
+setup-cells`` / ``make execute NB=...`` / ``make soluciones``).
+Necesita nbformat, nbclient y PyYAML, que instala ``requirements.txt``
+(no son dependencias de ``course_lib``).
 """
 
 from __future__ import annotations
@@ -90,6 +92,33 @@ def stamp(path: Path, url: str | None = None) -> bool:
     return True
 
 
+def merge_streams(nb: nbformat.NotebookNode) -> bool:
+    """Une las salidas de flujo seguidas del mismo nombre (``stdout`` o
+    ``stderr``) de cada celda de código.
+
+    El *kernel* envía lo que imprime una celda en trozos, según cuándo se
+    vacía el búfer: guardados tal cual, un mismo ``print`` sale en el
+    sitio partido en varias cajas. nbval los une antes de comparar, así
+    que unirlos no cambia lo que comprueba. Devuelve si cambió algo.
+    """
+    changed = False
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        merged: list = []
+        for out in cell.outputs:
+            last = merged[-1] if merged else None
+            if (out.output_type == "stream" and last is not None
+                    and last.output_type == "stream"
+                    and last.name == out.name):
+                last.text += out.text
+                changed = True
+            else:
+                merged.append(out)
+        cell.outputs = merged
+    return changed
+
+
 def execute(path: Path, timeout: int = 900) -> float:
     """Ejecuta el cuaderno en un kernel nuevo y guarda las salidas.
 
@@ -108,6 +137,7 @@ def execute(path: Path, timeout: int = 900) -> float:
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
+    merge_streams(nb)
     nbformat.write(nb, path)
     return seconds
 
@@ -170,13 +200,20 @@ def write_solutions(path: Path, write: bool = True) -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("stamp", "execute", "solutions"))
+    parser.add_argument("command", choices=("stamp", "execute",
+                                            "merge-streams", "solutions"))
     parser.add_argument("notebooks", nargs="+", type=Path)
     args = parser.parse_args(argv)
     for path in args.notebooks:
         if args.command == "stamp":
             changed = stamp(path)
             print(f"{path}: {'actualizada' if changed else 'sin cambios'}")
+        elif args.command == "merge-streams":
+            nb = nbformat.read(path, as_version=4)
+            changed = merge_streams(nb)
+            if changed:
+                nbformat.write(nb, path)
+            print(f"{path}: {'unidas' if changed else 'sin cambios'}")
         elif args.command == "solutions":
             changed = write_solutions(path)
             print(f"{path}: {'actualizadas' if changed else 'sin cambios'}")
