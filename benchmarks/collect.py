@@ -106,6 +106,12 @@ COLUMNS = {
     "no_cache_tokens_per_s": ("sin caché (*tokens*/s)", "{:,.0f}"),
     "cache_tokens_per_s": ("con caché (*tokens*/s)", "{:,.0f}"),
     "speedup": ("aceleración", "{:.2f}×"),
+    # first_paint.py
+    "page": ("página", "`{}`"),
+    "first_paint_s": ("primera pintura (s)", "{:.2f}"),
+    "load_s": ("carga completa (s)", "{:.2f}"),
+    "blocked": ("peticiones externas cortadas", "{}"),
+    "under_limit": ("por debajo del límite", "{}"),
     # notebooks.py
     "cpu_s": ("tiempo de CPU (s)", "{:.1f}"),
     "slowest_cells": ("celda más lenta", "{}"),
