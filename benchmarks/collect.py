@@ -183,15 +183,16 @@ class ResultsError(ValueError):
     """Un archivo de resultados que no tiene el formato esperado."""
 
 
-def toc_files(toc: Path = TOC) -> set[str]:
-    """Las páginas de ``_toc.yml`` (sin extensión), partes y secciones."""
+def toc_pages(toc: Path = TOC) -> list[str]:
+    """Las páginas de ``_toc.yml`` (sin extensión) en el orden del índice:
+    la raíz, partes, capítulos y secciones."""
     data = yaml.safe_load(toc.read_text(encoding="utf-8")) or {}
-    found: set[str] = set()
+    found: list[str] = []
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             if isinstance(node.get("file"), str):
-                found.add(node["file"])
+                found.append(node["file"])
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
@@ -199,9 +200,14 @@ def toc_files(toc: Path = TOC) -> set[str]:
                 walk(item)
 
     if isinstance(data.get("root"), str):
-        found.add(data["root"])
+        found.append(data["root"])
     walk(data)
-    return found
+    return list(dict.fromkeys(found))
+
+
+def toc_files(toc: Path = TOC) -> set[str]:
+    """Las páginas de ``_toc.yml`` (sin extensión), partes y secciones."""
+    return set(toc_pages(toc))
 
 
 def load_results(results_dir: Path) -> list[tuple[str, dict]]:

@@ -37,12 +37,11 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.attention import format_table  # noqa: E402
+from benchmarks.collect import toc_pages  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "first_paint.json"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -63,21 +62,8 @@ PAINT_JS = """() => {
 
 def pages(book: Path = ROOT) -> list[str]:
     """Las páginas del índice (``_toc.yml``), en orden, como rutas HTML."""
-    toc = yaml.safe_load((book / "_toc.yml").read_text(encoding="utf-8"))
-    names = [toc["root"]]
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("file"), str):
-                names.append(node["file"])
-            for key in ("parts", "chapters", "sections"):
-                walk(node.get(key))
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(toc)
-    return [f"{n}.html" for n in names]
+    return [f"{n.removesuffix('.md').removesuffix('.ipynb')}.html"
+            for n in toc_pages(book / "_toc.yml")]
 
 
 class _Quiet(SimpleHTTPRequestHandler):
