@@ -98,17 +98,21 @@ def plot_attention_heads(
     key_labels: Sequence[str] | None = None,
     *,
     title: str = "Atención por cabeza",
-    max_cols: int = 4,
+    max_cols: int = 2,
 ) -> Figure:
-    """Una matriz por cabeza: ``weights`` (H, Tq, Tk)."""
+    """Una matriz por cabeza: ``weights`` (H, Tq, Tk).
+
+    Dos columnas por defecto: con cuatro en fila, la figura medía más de
+    20 pulgadas de ancho y, encogida a la columna del sitio, sus letras
+    quedaban en 3-5 píxeles."""
     weights = _as_array(weights, 3, "(H, Tq, Tk)")
     check_int(max_cols, "max_cols")
     H, Tq, Tk = weights.shape
     cols = min(H, max_cols)
     rows = -(-H // cols)
     fig, axes = plt.subplots(
-        rows, cols, figsize=(cols * max(2.8, 0.35 * Tk + 1), rows *
-                             max(2.6, 0.33 * Tq + 1)), squeeze=False,
+        rows, cols, figsize=(cols * max(2.8, 0.28 * Tk + 1.2), rows *
+                             max(2.6, 0.28 * Tq + 1.0)), squeeze=False,
     )
     for h, ax in enumerate(axes.flat):
         if h >= H:
