@@ -71,54 +71,61 @@ class _Quiet(SimpleHTTPRequestHandler):
         pass
 
 
-def measure(site: Path, rels: list[str], repeats: int,
-            limit: float) -> list[dict]:
-    """Mediana de la primera pintura y de la carga de cada página."""
-    from playwright.sync_api import sync_playwright
+def measure(site: Path, rels: list[str], repeats: int, limit: float,
+            browser: object = None) -> list[dict]:
+    """Mediana de la primera pintura y de la carga de cada página.
 
+    ``browser``: un Chromium de Playwright ya abierto (el de las pruebas
+    del sitio); si no se da, se abre uno."""
     handler = functools.partial(_Quiet, directory=str(site))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}/"
-    rows = []
     try:
+        if browser is not None:
+            return [_page(browser, base, rel, repeats, limit)
+                    for rel in rels]
+        from playwright.sync_api import sync_playwright
+
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM,
-                                        args=["--no-sandbox"])
-            for rel in rels:
-                paints, loads, blocked = [], [], set()
-                for _ in range(repeats):
-                    context = browser.new_context()   # caché vacía
-
-                    def route(r: object, blocked: set = blocked) -> None:
-                        host = urlsplit(r.request.url).hostname
-                        if host in ("127.0.0.1", None) or r.request.url \
-                                .startswith("data:"):
-                            r.continue_()
-                        else:
-                            blocked.add(r.request.url)
-                            r.abort("internetdisconnected")
-
-                    context.route("**/*", route)
-                    page = context.new_page()
-                    page.goto(base + rel, wait_until="load", timeout=60_000)
-                    times = page.evaluate(PAINT_JS)
-                    paints.append(times["paint"])
-                    loads.append(times["load"])
-                    context.close()
-                if None in paints:
-                    raise RuntimeError(f"{rel}: el navegador no dio la "
-                                       "primera pintura")
-                paint = statistics.median(paints)
-                rows.append({"page": rel,
-                             "first_paint_s": round(paint, 3),
-                             "load_s": round(statistics.median(loads), 3),
-                             "blocked": len(blocked),
-                             "under_limit": "sí" if paint < limit else "no"})
-            browser.close()
+            own = p.chromium.launch(executable_path=CHROMIUM,
+                                    args=["--no-sandbox"])
+            rows = [_page(own, base, rel, repeats, limit) for rel in rels]
+            own.close()
+            return rows
     finally:
         server.shutdown()
-    return rows
+
+
+def _page(browser: object, base: str, rel: str, repeats: int,
+          limit: float) -> dict:
+    """Abre ``rel`` ``repeats`` veces, cada una con la caché vacía."""
+    paints, loads, blocked = [], [], set()
+    for _ in range(repeats):
+        context = browser.new_context()
+
+        def route(r: object) -> None:
+            host = urlsplit(r.request.url).hostname
+            if host in ("127.0.0.1", None):
+                r.continue_()
+            else:
+                blocked.add(r.request.url)
+                r.abort("internetdisconnected")
+
+        context.route("**/*", route)
+        page = context.new_page()
+        page.goto(base + rel, wait_until="load", timeout=60_000)
+        times = page.evaluate(PAINT_JS)
+        paints.append(times["paint"])
+        loads.append(times["load"])
+        context.close()
+    if None in paints:
+        raise RuntimeError(f"{rel}: el navegador no dio la primera pintura")
+    paint = statistics.median(paints)
+    return {"page": rel, "first_paint_s": round(paint, 3),
+            "load_s": round(statistics.median(loads), 3),
+            "blocked": len(blocked),
+            "under_limit": "sí" if paint < limit else "no"}
 
 
 def main(argv: list[str] | None = None) -> None:
