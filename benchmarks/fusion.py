@@ -3,26 +3,28 @@
 Dos estudios sobre las preguntas sí/no de ``course_lib.shapes``
 («¿hay un círculo azul?», «¿la estrella es roja?», «¿el cuadrado está
 arriba?», «¿el cuadrado está a la izquierda de la cruz?»), con la receta
-de los pesos del curso ``fusion-figuras`` (``course_lib.fusion_shapes``:
-preguntas nuevas en cada tramo y un currículo por etapas) y el mismo
-presupuesto para todos:
+entera de los pesos del curso ``fusion-figuras``
+(``course_lib.fusion_shapes``: preguntas nuevas en cada tramo, currículo
+existencia → posición → todas, dos MLP por parche y supervisión de la
+atención) y el mismo presupuesto para todos:
 
 - ``compare``: solo texto, solo imagen, fusión tardía, temprana, atención
-  cruzada y Perceiver.
-- ``ablation``: variantes de la capa de atención cruzada (LayerNorm de
-  entrada, residual, proyecciones compartidas, una cabeza, FFN, compuerta
-  tanh, *dropout*), con detección de colapso: una ejecución «colapsa» si
-  responde siempre lo mismo o si su atención texto→imagen es casi
-  uniforme (``course_lib.fusion.is_collapsed``), diga lo que diga su
-  exactitud.
+  cruzada y Perceiver. Todos llevan los MLP por parche; la supervisión de
+  la atención solo se puede aplicar a la atención cruzada (los demás no
+  tienen pesos texto→imagen que supervisar) y solo ella la lleva.
+- ``ablation``: la receta sin cada una de sus piezas nuevas (supervisión
+  de la atención, MLP por parche, recorte del gradiente) y variantes de
+  la capa de atención cruzada (LayerNorm de entrada, residual,
+  proyecciones compartidas, una cabeza, FFN, compuerta tanh, *dropout*),
+  con detección de colapso: una ejecución «colapsa» si responde siempre
+  lo mismo o si su atención texto→imagen es casi uniforme
+  (``course_lib.fusion.is_collapsed``), diga lo que diga su exactitud.
 
 Imágenes de 48 px con parches de 16 (un parche por celda de la rejilla
 3 × 3), píxeles normalizados por canal y posiciones 2-D: los valores por
-defecto de ``FusionConfig``. Presupuesto por defecto: existencia,
-posición, relación y los cuatro tipos, con 1000 + 500 + 500 + 1000 pasos
-(``--stage-steps``), lote 64, tasa 1e-3: unos 2-3 min de CPU por
-ejecución con un hilo. Los pesos del curso usan un currículo parecido
-(sin la etapa de relación) y ocho veces más pasos.
+defecto de ``FusionConfig``. Presupuesto por defecto: el de la receta,
+1000 + 2000 + 8000 pasos (``--stage-steps``), lote 64, tasa 1e-3: unos
+9 min de CPU por ejecución con un hilo.
 
 Uso (desde la raíz del repositorio)::
 
@@ -30,6 +32,10 @@ Uso (desde la raíz del repositorio)::
         benchmarks/results/fusion_compare.json
     python benchmarks/fusion.py ablation --json \
         benchmarks/results/fusion_ablation.json
+
+Cada ejecución usa un hilo; para usar dos núcleos, mide por partes
+(``--models``, ``--seeds``) en dos procesos y únelas después, sin
+entrenar nada, con ``--merge parte1.json parte2.json --json todo.json``.
 
 El JSON sigue el formato común de ``benchmarks/results``:
 ``{"metadata": {...}, "rows": [...]}``, una fila plana por ejecución; el
@@ -73,8 +79,10 @@ from course_lib.fusion_qa import (
 # apenas cuenta (p. ej., la compuerta tanh aún cerrada).
 PLATEAU_LOSS = 0.98 * math.log(2)
 
-ABLATION = {
-    "completa": CrossAttentionSpec(),
+# Cada variante de la ablación: cambios sobre la receta de los pesos del
+# curso (``fusion_shapes.CONFIG``). Las de la capa cambian su
+# ``CrossAttentionSpec`` y conservan lo demás.
+_LAYER_VARIANTS = {
     "sin LayerNorm de entrada": CrossAttentionSpec(norm_inputs=False),
     "sin residual": CrossAttentionSpec(residual=False),
     "proyección compartida": CrossAttentionSpec(shared_proj=True),
@@ -85,12 +93,22 @@ ABLATION = {
     "mínima (sin LN, residual ni FFN)": CrossAttentionSpec(
         norm_inputs=False, residual=False, ffn=False),
 }
+_RECIPE_FUSION = fusion_shapes.CONFIG["fusion"]
+ABLATION: dict[str, dict] = {
+    "completa": {},
+    "sin supervisión de la atención": {"attention_supervision": 0.0},
+    "sin MLP por parche": {"fusion": {**_RECIPE_FUSION,
+                                      "patch_mlp_layers": 0}},
+    "sin recorte del gradiente": {"grad_clip": None},
+    **{name: {"fusion": {**_RECIPE_FUSION, "cross": spec}}
+       for name, spec in _LAYER_VARIANTS.items()},
+}
 
 
-# El currículo del banco: el de los pesos del curso con una etapa más,
-# solo de relación, y muchos menos pasos.
-STAGES = [{"kinds": ["existencia"]}, {"kinds": ["posición"]},
-          {"kinds": ["relación"]}, {"kinds": list(shapes.QUESTION_KINDS)}]
+# El currículo del banco: el de los pesos del curso (los pasos de cada
+# etapa se pueden cambiar con --stage-steps).
+STAGES = [{"kinds": stage["kinds"]}
+          for stage in fusion_shapes.CONFIG["stages"]]
 
 
 def stages_for(steps: list[int]) -> list[dict]:
@@ -187,25 +205,76 @@ TITLES = {
     "compare": ("Fusión multimodal: qué estrategia responde mejor",
                 "Preguntas sí/no sobre figuras (course_lib.shapes, 48 px, "
                 "parches de 16, píxeles normalizados, posiciones 2-D), con "
-                "la receta de fusion_shapes (preguntas nuevas y currículo). "
+                "la receta de fusion_shapes (preguntas nuevas, currículo, "
+                "MLP por parche; supervisión de la atención solo en la "
+                "atención cruzada, la única con pesos texto→imagen). "
                 "Mismo presupuesto para todos los modelos; una fila por "
                 "(modelo, semilla). "
                 "«collapsed»: responde siempre lo mismo o atención "
                 "texto→imagen casi uniforme (is_collapsed)."),
     "ablation": ("Ablación de la capa de atención cruzada",
                  "CrossAttentionFusion con una decisión de diseño cambiada "
-                 "cada vez, misma receta y presupuesto que la comparación; "
+                 "cada vez (sin supervisión de la atención, sin MLP por "
+                 "parche, o la capa de atención cruzada cambiada), misma "
+                 "receta y presupuesto que la comparación; "
                  "una fila por (variante, semilla), con detección de "
                  "colapso (is_collapsed)."),
 }
 
 
+# Lo que debe coincidir para que dos partes de un estudio sean el mismo
+# estudio (la receta, la prueba y la máquina).
+_SAME_STUDY = ("study", "title", "stages", "batch_size", "lr", "save_every",
+               "questions_per_chunk", "n_test", "patch_mlp_layers",
+               "attention_supervision", "threads", "torch", "machine")
+
+
+def merge(paths: list[Path], out: Path) -> list[dict]:
+    """Une en ``out`` las partes de un estudio medidas por separado (p.
+    ej., dos procesos en paralelo, cada uno con unos modelos o semillas):
+    no entrena nada. Las filas se ordenan por semilla y modelo, como si
+    se hubieran medido de una vez; devuelve el resumen."""
+    parts = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+    metas = [part["metadata"] for part in parts]
+    for key in _SAME_STUDY:
+        values = {json.dumps(m.get(key), sort_keys=True) for m in metas}
+        if len(values) > 1:
+            raise ValueError(f"no se pueden unir: «{key}» cambia entre "
+                             f"las partes ({sorted(values)})")
+    rows = [r for part in parts for r in part["rows"]]
+    runs = [r for part in parts for r in part["runs"]]
+    done = [(r["model"], r["seed"]) for r in rows]
+    if len(set(done)) < len(done):
+        raise ValueError("no se pueden unir: hay ejecuciones (modelo, "
+                         "semilla) repetidas entre las partes")
+    known = FUSION_MODELS if metas[0]["study"] == "compare" else ABLATION
+    order = {name: i for i, name in enumerate(known)}
+
+    def key(r: dict) -> tuple[int, int]:
+        return r["seed"], order[r["model"]]
+    rows.sort(key=key)
+    runs.sort(key=key)
+    meta = {**metas[0], "models": sorted({r["model"] for r in rows},
+                                         key=order.__getitem__),
+            "seeds": sorted({r["seed"] for r in rows}),
+            "parts": [{"file": p.name, "date": m["date"],
+                       "load_average": m["load_average"]}
+                      for p, m in zip(paths, metas, strict=True)]}
+    _write(out, meta, rows, runs)
+    return summarise(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("study", choices=("compare", "ablation"))
+    parser.add_argument("--merge", type=Path, nargs="+", default=None,
+                        metavar="PARTE",
+                        help="une estas partes del estudio en --json sin "
+                             "entrenar nada")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--stage-steps", type=int, nargs="+",
-                        default=[1000, 500, 500, 1000],
+                        default=[st["steps"] for st in
+                                 fusion_shapes.CONFIG["stages"]],
                         help="pasos de cada etapa del currículo")
     parser.add_argument("--save-every", type=int, default=500,
                         help="pasos por tramo (preguntas nuevas)")
@@ -217,6 +286,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1,
                         help="hilos de PyTorch (1: tiempos comparables)")
     args = parser.parse_args(argv)
+    if args.merge:
+        if args.json is None:
+            parser.error("--merge necesita --json (dónde escribir)")
+        print(format_summary(merge(args.merge, args.json)))
+        return 0
     torch.set_num_threads(args.threads)
 
     base = {**fusion_shapes.CONFIG,
@@ -224,11 +298,15 @@ def main(argv: list[str] | None = None) -> int:
             "save_every": args.save_every,
             "questions_per_chunk": args.questions_per_chunk,
             "quick_questions": min(400, args.n_test)}
-    if args.study == "compare":
-        configs = {n: {**base, "model": n} for n in FUSION_MODELS}
+    if args.study == "compare":   # solo la atención cruzada se supervisa
+        configs = {n: {**base, "model": n, "attention_supervision": (
+                           base["attention_supervision"]
+                           if FUSION_MODELS[n] is CrossAttentionFusion
+                           else 0.0)}
+                   for n in FUSION_MODELS}
     else:
-        configs = {n: {**base, "fusion": {"cross": spec}}
-                   for n, spec in ABLATION.items()}
+        configs = {n: {**base, **changes}
+                   for n, changes in ABLATION.items()}
     if args.models:
         unknown = set(args.models) - set(configs)
         if unknown:
@@ -240,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
             "steps": sum(st["steps"] for st in base["stages"]),
             "batch_size": base["batch_size"], "lr": base["lr"],
             "save_every": base["save_every"],
+            "patch_mlp_layers": base["fusion"].get("patch_mlp_layers", 0),
+            "attention_supervision": base["attention_supervision"],
             "questions_per_chunk": base["questions_per_chunk"],
             "n_test": args.n_test, "question_kinds": shapes.QUESTION_KINDS,
             "models": list(configs),

@@ -187,6 +187,12 @@ class FusionConfig:
     # el capítulo 8); con «1d» y 0,02 no salían.
     image_positions: str = "2d"
     image_position_std: float = 0.5   # desviación inicial de esas posiciones
+    # Bloques residuales x + MLP(LN(x)) aplicados a cada parche por
+    # separado, antes de las posiciones y sin mezclar parches: rasgos no
+    # lineales de la figura de cada celda («estrella», con cualquier
+    # color). Una proyección lineal del parche no basta para que una
+    # palabra de la pregunta encuentre su figura (medido en el cap. 8).
+    patch_mlp_layers: int = 0
     cross: CrossAttentionSpec = field(default_factory=CrossAttentionSpec)
 
     def __post_init__(self) -> None:
@@ -196,7 +202,8 @@ class FusionConfig:
                             "num_attention_heads", "n_answers"),
             multiples=[("hidden_size", "num_attention_heads"),
                        ("image_size", "patch_size")])
-        for name in ("num_hidden_layers", "num_fusion_layers"):
+        for name in ("num_hidden_layers", "num_fusion_layers",
+                     "patch_mlp_layers"):
             check_int(getattr(self, name), name, minimum=0)
         if len(self.image_mean) != 3 or len(self.image_std) != 3:
             raise ValueError("image_mean e image_std necesitan 3 valores "
@@ -222,9 +229,24 @@ class FusionConfig:
         return self.grid_size ** 2
 
 
+class PatchMLPBlock(nn.Module):
+    """``x + MLP(LN(x))`` sobre cada token por separado: la mitad
+    *feed-forward* de un ``Block``, sin atención (ningún token ve a otro).
+    (B, N, C) -> (B, N, C)."""
+
+    def __init__(self, dim: int, *, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.mlp = MLP(dim, dropout=dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.mlp(self.norm(x))
+
+
 class ImageEncoder(nn.Module):
     """Normalización por canal + parches (``PatchEmbedding`` del cap. 5)
-    + posiciones + bloques: (B, 3, S, S) en [0, 1] -> (B, N, C).
+    + ``patch_mlp_layers`` bloques por parche (``PatchMLPBlock``) +
+    posiciones + bloques: (B, 3, S, S) en [0, 1] -> (B, N, C).
 
     Posiciones (``config.image_positions``): «1d», una aprendida por
     parche (``pos``, como ViT); «2d», una por fila (``pos_row``) más una
@@ -246,6 +268,9 @@ class ImageEncoder(nn.Module):
         self.register_buffer("pixel_std", torch.tensor(
             config.image_std).view(1, 3, 1, 1), persistent=False)
         self.patch = PatchEmbedding(3, config.hidden_size, config.patch_size)
+        self.patch_mlps = nn.ModuleList(
+            [PatchMLPBlock(config.hidden_size, dropout=config.dropout)
+             for _ in range(config.patch_mlp_layers)])
         G, C = config.grid_size, config.hidden_size
         std = config.image_position_std
         if config.image_positions == "2d":
@@ -271,7 +296,10 @@ class ImageEncoder(nn.Module):
         return (images - self.pixel_mean) / self.pixel_std  # (B, 3, S, S)
 
     def forward(self, images: Tensor) -> Tensor:
-        x = self.patch(self.normalize(images)) + self.positions()  # (B,N,C)
+        x = self.patch(self.normalize(images))                # (B, N, C)
+        for mlp in self.patch_mlps:
+            x = mlp(x)                       # cada parche por su cuenta
+        x = x + self.positions()                              # (B, N, C)
         for block in self.blocks:
             x = block(x)
         return x
@@ -342,6 +370,42 @@ def fit_fusion(model: nn.Module, batch: Callable[[int], Any],
                schedule=partial(warmup_min_cosine, lr=lr, steps=steps,
                                 warmup=max(1, steps // 10)),
                progress=progress, desc=desc).loss
+
+
+def attention_supervision_loss(weights: list[Tensor], targets: Tensor
+                               ) -> Tensor:
+    """Pérdida que enseña a la atención cruzada *dónde* mirar. La idea de
+    usar etiquetas que dicen qué región nombra cada palabra viene de
+    MDETR (Kamath et al., 2021, §2.2, que alinea cada objeto detectado
+    con las palabras que lo nombran); aquí se aplica directamente a los
+    pesos de la atención cruzada.
+
+    ``weights``: los pesos texto→imagen (B, H, T, N) de cada capa;
+    ``targets`` (B, T): el parche al que debe mirar cada palabra, o −1 si
+    esa palabra no se supervisa. Para cada palabra supervisada, −log del
+    peso (medio sobre las cabezas) que pone en su parche; media sobre las
+    palabras y las capas. Sin ninguna palabra supervisada vale 0.
+    """
+    check_tensor(targets, "targets", ndim=2, shape="(B, T)",
+                 dtype_kind="int")
+    if not weights:
+        raise ValueError("weights está vacío: se esperaba una lista con "
+                         "los pesos (B, H, T, N) de cada capa")
+    keep = targets >= 0                                       # (B, T)
+    if not keep.any():
+        return weights[0].new_zeros(())
+    losses = []
+    for w in weights:
+        check_tensor(w, "weights[i]", ndim=4, shape="(B, H, T, N)",
+                     dtype_kind="float")
+        if w.shape[0] != targets.shape[0] or w.shape[2] != targets.shape[1]:
+            raise ValueError("los pesos (B, H, T, N) y targets (B, T) "
+                             "deben compartir B y T; se recibieron "
+                             f"{tuple(w.shape)} y {tuple(targets.shape)}")
+        mean = w.mean(1)                                      # (B, T, N)
+        picked = mean.gather(-1, targets.clamp(min=0)[..., None])[..., 0]
+        losses.append(-picked[keep].clamp(min=1e-9).log().mean())
+    return torch.stack(losses).mean()
 
 
 def attention_spread(weights: Tensor) -> float:

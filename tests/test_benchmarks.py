@@ -199,17 +199,17 @@ def test_fusion_writes_a_table_the_book_can_show(tmp_path) -> None:
     out = tmp_path / "fusion.json"
     subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "fusion.py"), "ablation",
-         "--seeds", "0", "1", "--stage-steps", "2", "2", "2", "2",
+         "--seeds", "0", "1", "--stage-steps", "2", "2", "2",
          "--save-every", "2", "--questions-per-chunk", "32",
-         "--n-test", "32",
-         "--models", "completa", "sin residual", "--json", str(out)],
+         "--n-test", "32", "--models", "completa",
+         "sin supervisión de la atención", "--json", str(out)],
         check=True, capture_output=True, text=True, cwd=tmp_path,
         timeout=300)
     data = json.loads(out.read_text(encoding="utf-8"))
     meta = data["metadata"]
     assert {"title", "description", "summary"} <= set(meta)
-    assert [s["model"] for s in meta["summary"]] == ["completa",
-                                                     "sin residual"]
+    assert [s["model"] for s in meta["summary"]] == [
+        "completa", "sin supervisión de la atención"]
     assert len(data["rows"]) == 4                      # 2 variantes × 2
     for row in data["rows"]:
         assert not any(isinstance(v, (list, dict)) for v in row.values())
@@ -218,10 +218,47 @@ def test_fusion_writes_a_table_the_book_can_show(tmp_path) -> None:
         assert 0 <= s["collapsed"] <= s["n_seeds"] == 2
         assert 0 <= s["plateau"] <= 2
         assert {f"mean_{k}" for k in meta["question_kinds"]} <= set(s)
-    assert [st["steps"] for st in meta["stages"]] == [2, 2, 2, 2]
+    assert [st["steps"] for st in meta["stages"]] == [2, 2, 2]
     # una curva por ejecución, un punto por tramo, con la etapa de cada uno
     assert len(data["runs"]) == 4
-    assert [p["stage"] for p in data["runs"][0]["curve"]] == [0, 1, 2, 3]
+    assert [p["stage"] for p in data["runs"][0]["curve"]] == [0, 1, 2]
+
+
+def test_fusion_merge_joins_parts_as_if_measured_at_once(tmp_path) -> None:
+    bench = _load("fusion")
+    meta = {"study": "compare", "title": "t", "stages": [], "n_test": 8,
+            "date": "d", "load_average": [0, 0, 0]}
+
+    def row(model: str, seed: int, acc: float) -> dict:
+        return {"model": model, "seed": seed, "accuracy": acc,
+                "final_loss": 0.1, "collapsed": False, "cpu_s": 1.0,
+                **{f"acc_{k}": acc for k in bench.shapes.QUESTION_KINDS}}
+
+    def part(name: str, rows: list[dict], **changes) -> Path:
+        path = tmp_path / name
+        path.write_text(json.dumps({
+            "metadata": {**meta, **changes}, "rows": rows,
+            "runs": [{"model": r["model"], "seed": r["seed"], "curve": []}
+                     for r in rows]}), encoding="utf-8")
+        return path
+
+    a = part("a.json", [row("tardía", 1, 0.6), row("tardía", 0, 0.7)])
+    b = part("b.json", [row("atención cruzada", 0, 0.9)])
+    summary = bench.merge([a, b], tmp_path / "todo.json")
+    data = json.loads((tmp_path / "todo.json").read_text(encoding="utf-8"))
+    assert [(r["seed"], r["model"]) for r in data["rows"]] == [
+        (0, "tardía"), (0, "atención cruzada"), (1, "tardía")]
+    assert data["metadata"]["seeds"] == [0, 1]
+    assert [p["file"] for p in data["metadata"]["parts"]] == ["a.json",
+                                                              "b.json"]
+    assert {s["model"]: s["n_seeds"] for s in summary} == {
+        "tardía": 2, "atención cruzada": 1}
+    # partes de estudios distintos o con ejecuciones repetidas: no
+    other = part("c.json", [row("temprana", 0, 0.5)], n_test=16)
+    with pytest.raises(ValueError, match="n_test"):
+        bench.merge([a, other], tmp_path / "x.json")
+    with pytest.raises(ValueError, match="repetidas"):
+        bench.merge([a, a], tmp_path / "x.json")
 
 
 # --- benchmarks/bert_finetune.py -------------------------------------------

@@ -15,8 +15,10 @@ from course_lib.fusion import (
     CrossAttentionSpec,
     FusionConfig,
     ImageEncoder,
+    PatchMLPBlock,
     PerceiverBottleneck,
     attention_spread,
+    attention_supervision_loss,
     is_collapsed,
     masked_mean,
 )
@@ -173,6 +175,87 @@ def test_image_positions_2d_are_row_plus_column():
 def test_fusion_config_rejects_bad_positions(bad, match):
     with pytest.raises(ValueError, match=match):
         FusionConfig(**bad)
+
+
+def test_patch_mlps_see_each_patch_alone():
+    """Los bloques por parche no mezclan parches: cambiar los píxeles de
+    una celda cambia su token y deja iguales los otros ocho (sin bloques
+    de autoatención detrás)."""
+    torch.manual_seed(0)
+    encoder = ImageEncoder(FusionConfig(num_hidden_layers=0,
+                                        patch_mlp_layers=2)).eval()
+    assert len(encoder.patch_mlps) == 2
+    assert all(isinstance(m, PatchMLPBlock) for m in encoder.patch_mlps)
+    images = S.make_qa_data(2, seed=3, image_size=SIZE).images
+    changed = images.clone()
+    changed[:, :, :16, 16:32] = torch.rand(2, 3, 16, 16)    # celda (0, 1)
+    with torch.no_grad():
+        a, b = encoder(images), encoder(changed)            # (B, N, C)
+    moved = (a - b).abs().amax(dim=(0, 2))                  # (N,)
+    assert moved[1] > 1e-3
+    assert_close(torch.cat([a[:, :1], a[:, 2:]], 1),
+                 torch.cat([b[:, :1], b[:, 2:]], 1))
+
+
+def test_patch_mlp_layers_zero_keeps_the_old_parameters():
+    """Con 0 (el valor por defecto) el codificador es el de siempre: los
+    pesos guardados antes de esta opción siguen cargando."""
+    keys = set(ImageEncoder(FusionConfig()).state_dict())
+    assert not any("patch_mlps" in k for k in keys)
+    with_mlps = set(ImageEncoder(FusionConfig(
+        patch_mlp_layers=1)).state_dict())
+    assert keys < with_mlps
+    with pytest.raises(ValueError, match="patch_mlp_layers"):
+        FusionConfig(patch_mlp_layers=-1)
+
+
+def test_attention_supervision_loss_is_minus_log_of_the_target_weight():
+    # 1 pregunta, 2 cabezas, 3 palabras, 2 parches; solo la palabra 1
+    # se supervisa y debe mirar el parche 1
+    w = torch.tensor([[[[0.5, 0.5], [0.2, 0.8], [0.9, 0.1]],
+                       [[0.5, 0.5], [0.4, 0.6], [0.1, 0.9]]]])
+    targets = torch.tensor([[-1, 1, -1]])
+    expected = -torch.log(torch.tensor(0.7))           # media de cabezas
+    assert_close(attention_supervision_loss([w], targets), expected)
+    # la media sobre las capas; una atención perfecta no cuesta nada
+    perfect = torch.zeros_like(w)
+    perfect[..., 1] = 1.0
+    assert_close(attention_supervision_loss([w, perfect], targets),
+                 expected / 2)
+    # sin palabras supervisadas, 0 (y no NaN)
+    assert attention_supervision_loss([w], torch.full((1, 3), -1)) == 0
+
+
+def test_attention_supervision_pulls_attention_to_the_target():
+    """Un paso de descenso sobre esta pérdida sube el peso del parche
+    pedido en la atención cruzada del modelo."""
+    torch.manual_seed(0)
+    model = FUSION_MODELS["atención cruzada"]()
+    data, ids, lengths = _qa()
+    targets = torch.full_like(ids, -1)
+    targets[:, 1] = 4                           # palabra 1 → parche central
+
+    def target_weight() -> float:
+        with torch.no_grad():
+            _, ws = model(data.images, ids, lengths, return_weights=True)
+        return sum(w.mean(1)[:, 1, 4].mean().item() for w in ws)
+
+    before = target_weight()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    _, ws = model(data.images, ids, lengths, return_weights=True)
+    attention_supervision_loss(ws, targets).backward()
+    optimizer.step()
+    assert target_weight() > before
+
+
+def test_attention_supervision_loss_rejects_mismatched_shapes():
+    w = torch.rand(2, 4, 5, 9)
+    with pytest.raises(ValueError, match="compartir B y T"):
+        attention_supervision_loss([w], torch.zeros(2, 6, dtype=torch.long))
+    with pytest.raises(ValueError, match="vacío"):
+        attention_supervision_loss([], torch.zeros(2, 5, dtype=torch.long))
+    with pytest.raises(TypeError):
+        attention_supervision_loss([w], torch.zeros(2, 5))
 
 
 def test_image_encoder_rejects_wrong_images():
