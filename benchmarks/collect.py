@@ -157,6 +157,7 @@ COLUMNS = {
     "params": ("parámetros", "{:,}"),
     "acc_existencia": ("exactitud: existencia", "{:.3f}"),
     "acc_color": ("exactitud: color", "{:.3f}"),
+    "acc_posición": ("exactitud: posición", "{:.3f}"),
     "acc_relación": ("exactitud: relación", "{:.3f}"),
     "attention_spread": ("dispersión de la atención", "{:.2f}"),
     "collapsed": ("colapsado", "{}"),

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Cabeceras o restos en inglés que no deben llegar a la página.
 ENGLISH = re.compile(
     r"\b(model|seed|accuracy|loss|params|steps|collapsed|spread|"
-    r"pretrain\w*|finetune\w*|mean|std|wall|slowest|cells)\b", re.I)
+    r"pretrain\w*|finetune\w*|mean|std|wall|slowest|cells|acc)\b", re.I)
 
 
 @pytest.fixture(scope="module")
