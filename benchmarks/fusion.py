@@ -11,7 +11,8 @@ atención) y el mismo presupuesto para todos:
 - ``compare``: solo texto, solo imagen, fusión tardía, temprana, atención
   cruzada y Perceiver. Todos llevan los MLP por parche; la supervisión de
   la atención solo se puede aplicar a la atención cruzada (los demás no
-  tienen pesos texto→imagen que supervisar) y solo ella la lleva.
+  tienen pesos texto→imagen que supervisar), que entra dos veces: sin
+  supervisar, como las demás, y supervisada, como en los pesos del curso.
 - ``ablation``: la receta sin cada una de sus piezas nuevas (supervisión
   de la atención, MLP por parche, recorte del gradiente) y variantes de
   la capa de atención cruzada (LayerNorm de entrada, residual,
@@ -109,6 +110,27 @@ ABLATION: dict[str, dict] = {
 # etapa se pueden cambiar con --stage-steps).
 STAGES = [{"kinds": stage["kinds"]}
           for stage in fusion_shapes.CONFIG["stages"]]
+
+
+# En la comparación, la atención cruzada entra dos veces: sin supervisar,
+# con la misma receta que las demás estrategias (que no tienen pesos
+# texto→imagen que supervisar), y con la supervisión de la receta.
+UNSUPERVISED = "atención cruzada sin supervisar"
+
+
+def study_configs(study: str, base: dict) -> dict[str, dict]:
+    """La configuración de cada modelo o variante del estudio, en orden."""
+    if study == "ablation":
+        return {n: {**base, **changes} for n, changes in ABLATION.items()}
+    configs = {}
+    for name, cls in FUSION_MODELS.items():
+        supervised = cls is CrossAttentionFusion
+        if supervised:
+            configs[UNSUPERVISED] = {**base, "model": name,
+                                     "attention_supervision": 0.0}
+        configs[name] = {**base, "model": name, "attention_supervision": (
+            base["attention_supervision"] if supervised else 0.0)}
+    return configs
 
 
 def stages_for(steps: list[int]) -> list[dict]:
@@ -247,8 +269,8 @@ def merge(paths: list[Path], out: Path) -> list[dict]:
     if len(set(done)) < len(done):
         raise ValueError("no se pueden unir: hay ejecuciones (modelo, "
                          "semilla) repetidas entre las partes")
-    known = FUSION_MODELS if metas[0]["study"] == "compare" else ABLATION
-    order = {name: i for i, name in enumerate(known)}
+    order = {name: i for i, name in enumerate(study_configs(
+        metas[0]["study"], fusion_shapes.CONFIG))}
 
     def key(r: dict) -> tuple[int, int]:
         return r["seed"], order[r["model"]]
@@ -298,15 +320,7 @@ def main(argv: list[str] | None = None) -> int:
             "save_every": args.save_every,
             "questions_per_chunk": args.questions_per_chunk,
             "quick_questions": min(400, args.n_test)}
-    if args.study == "compare":   # solo la atención cruzada se supervisa
-        configs = {n: {**base, "model": n, "attention_supervision": (
-                           base["attention_supervision"]
-                           if FUSION_MODELS[n] is CrossAttentionFusion
-                           else 0.0)}
-                   for n in FUSION_MODELS}
-    else:
-        configs = {n: {**base, **changes}
-                   for n, changes in ABLATION.items()}
+    configs = study_configs(args.study, base)
     if args.models:
         unknown = set(args.models) - set(configs)
         if unknown:
