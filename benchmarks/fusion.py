@@ -210,10 +210,13 @@ def format_summary(summary: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _write(path: Path, meta: dict, rows: list[dict], runs: list[dict]
-           ) -> None:
+def _write(path: Path, meta: dict, rows: list[dict], runs: list[dict],
+           load_average: list[float] | None = None) -> None:
+    """Escribe el estudio; ``load_average``, la carga durante las
+    ejecuciones si no es la de ahora (al unir partes)."""
     meta = {**meta, "date": datetime.now(timezone.utc).isoformat(
-        timespec="seconds"), "load_average": os.getloadavg(),
+        timespec="seconds"),
+        "load_average": load_average or list(os.getloadavg()),
         "total_cpu_s": round(sum(r["cpu_s"] for r in rows), 1),
         "plateau_loss": PLATEAU_LOSS, "summary": summarise(rows)}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -228,8 +231,10 @@ TITLES = {
                 "Preguntas sí/no sobre figuras (course_lib.shapes, 48 px, "
                 "parches de 16, píxeles normalizados, posiciones 2-D), con "
                 "la receta de fusion_shapes (preguntas nuevas, currículo, "
-                "MLP por parche; supervisión de la atención solo en la "
-                "atención cruzada, la única con pesos texto→imagen). "
+                "recorte del gradiente, MLP por parche). La supervisión de "
+                "la atención solo cabe en la atención cruzada, la única "
+                "con pesos texto→imagen: entra sin ella, como las demás, "
+                "y con ella, como los pesos del curso. "
                 "Mismo presupuesto para todos los modelos; una fila por "
                 "(modelo, semilla). "
                 "«collapsed»: responde siempre lo mismo o atención "
@@ -246,7 +251,7 @@ TITLES = {
 
 # Lo que debe coincidir para que dos partes de un estudio sean el mismo
 # estudio (la receta, la prueba y la máquina).
-_SAME_STUDY = ("study", "title", "stages", "batch_size", "lr", "save_every",
+_SAME_STUDY = ("study", "stages", "batch_size", "lr", "save_every",
                "questions_per_chunk", "n_test", "patch_mlp_layers",
                "attention_supervision", "threads", "torch", "machine")
 
@@ -276,13 +281,17 @@ def merge(paths: list[Path], out: Path) -> list[dict]:
         return r["seed"], order[r["model"]]
     rows.sort(key=key)
     runs.sort(key=key)
-    meta = {**metas[0], "models": sorted({r["model"] for r in rows},
+    title, description = TITLES[metas[0]["study"]]   # los textos de hoy
+    meta = {**metas[0], "title": title, "description": description,
+            "models": sorted({r["model"] for r in rows},
                                          key=order.__getitem__),
             "seeds": sorted({r["seed"] for r in rows}),
             "parts": [{"file": p.name, "date": m["date"],
                        "load_average": m["load_average"]}
                       for p, m in zip(paths, metas, strict=True)]}
-    _write(out, meta, rows, runs)
+    # la carga mientras se medían (la mayor de las partes), no la de ahora
+    load = [max(m["load_average"][i] for m in metas) for i in range(3)]
+    _write(out, meta, rows, runs, load_average=load)
     return summarise(rows)
 
 

@@ -242,8 +242,10 @@ def test_fusion_merge_joins_parts_as_if_measured_at_once(tmp_path) -> None:
                      for r in rows]}), encoding="utf-8")
         return path
 
-    a = part("a.json", [row("tardía", 1, 0.6), row("tardía", 0, 0.7)])
-    b = part("b.json", [row("atención cruzada", 0, 0.9)])
+    a = part("a.json", [row("tardía", 1, 0.6), row("tardía", 0, 0.7)],
+             load_average=[2.0, 0.5, 1.0])
+    b = part("b.json", [row("atención cruzada", 0, 0.9)],
+             load_average=[1.0, 1.0, 0.5])
     summary = bench.merge([a, b], tmp_path / "todo.json")
     data = json.loads((tmp_path / "todo.json").read_text(encoding="utf-8"))
     assert [(r["seed"], r["model"]) for r in data["rows"]] == [
@@ -251,6 +253,8 @@ def test_fusion_merge_joins_parts_as_if_measured_at_once(tmp_path) -> None:
     assert data["metadata"]["seeds"] == [0, 1]
     assert [p["file"] for p in data["metadata"]["parts"]] == ["a.json",
                                                               "b.json"]
+    # la carga de cuando se midió (la mayor de las partes), no la de ahora
+    assert data["metadata"]["load_average"] == [2.0, 1.0, 1.0]
     assert {s["model"]: s["n_seeds"] for s in summary} == {
         "tardía": 2, "atención cruzada": 1}
     # partes de estudios distintos o con ejecuciones repetidas: no
