@@ -1,10 +1,12 @@
 """Piezas de la fusión multimodal: la capa de atención cruzada, el cuello
 de botella latente (Perceiver), los codificadores de cada modalidad, la
-receta de entrenamiento y el diagnóstico del colapso.
+receta de entrenamiento, la supervisión de la atención y el diagnóstico
+del colapso.
 
 Libro: capítulo 8, «Fusión multimodal».
 Artículos: Jaegle et al. (2021), §2 (Perceiver); Alayrac et al. (2022),
-§2.3 (atención cruzada con compuerta *tanh*, Flamingo).
+§2.3 (atención cruzada con compuerta *tanh*, Flamingo); Kamath et al.
+(2021), §2.2 (MDETR: alinear palabras y regiones).
 
 Los modelos del capítulo se construyen con estas piezas: los seis
 clasificadores de preguntas (una estrategia de fusión cada uno) están en
