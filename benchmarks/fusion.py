@@ -37,6 +37,10 @@ Uso (desde la raíz del repositorio)::
 Cada ejecución usa un hilo; para usar dos núcleos, mide por partes
 (``--models``, ``--seeds``) en dos procesos y únelas después, sin
 entrenar nada, con ``--merge parte1.json parte2.json --json todo.json``.
+Dos variantes de la ablación («completa» y «sin supervisión de la
+atención») son las mismas ejecuciones que dos modelos de la comparación:
+``ablation --from-compare fusion_compare.json --json parte0.json`` las
+toma de ella como una parte más.
 
 El JSON sigue el formato común de ``benchmarks/results``:
 ``{"metadata": {...}, "rows": [...]}``, una fila plana por ejecución; el
@@ -287,11 +291,51 @@ def merge(paths: list[Path], out: Path) -> list[dict]:
                                          key=order.__getitem__),
             "seeds": sorted({r["seed"] for r in rows}),
             "parts": [{"file": p.name, "date": m["date"],
-                       "load_average": m["load_average"]}
+                       "load_average": m["load_average"],
+                       **({"reused_from": m["reused_from"]}
+                          if "reused_from" in m else {})}
                       for p, m in zip(paths, metas, strict=True)]}
+    meta.pop("reused_from", None)         # va en la parte que lo tomó
     # la carga mientras se medían (la mayor de las partes), no la de ahora
     load = [max(m["load_average"][i] for m in metas) for i in range(3)]
     _write(out, meta, rows, runs, load_average=load)
+    return summarise(rows)
+
+
+# Dos variantes de la ablación son, con la misma semilla, la misma
+# ejecución que dos modelos de la comparación (la misma configuración,
+# los mismos datos): se toman de ella en vez de entrenarlas otra vez.
+SHARED_WITH_COMPARE = {"atención cruzada": "completa",
+                       UNSUPERVISED: "sin supervisión de la atención"}
+
+
+def ablation_part_from_compare(compare: Path, out: Path) -> list[dict]:
+    """Escribe en ``out`` una parte de la ablación con las ejecuciones de
+    ``compare`` que son las mismas que dos de sus variantes
+    (``SHARED_WITH_COMPARE``), para unirla con ``merge``; no entrena nada.
+    Comprueba que las configuraciones siguen siendo idénticas."""
+    data = json.loads(compare.read_text(encoding="utf-8"))
+    meta = data["metadata"]
+    if meta.get("study") != "compare":
+        raise ValueError(f"{compare} no es la comparación (study="
+                         f"{meta.get('study')!r}); se esperaba «compare»")
+    base = {**fusion_shapes.CONFIG, "stages": meta["stages"]}
+    ours, theirs = (study_configs("ablation", base),
+                    study_configs("compare", base))
+    for name, variant in SHARED_WITH_COMPARE.items():
+        if theirs[name] != ours[variant]:
+            raise ValueError(f"«{name}» de la comparación ya no es la "
+                             f"variante «{variant}» de la ablación")
+    rows = [{**r, "model": SHARED_WITH_COMPARE[r["model"]]}
+            for r in data["rows"] if r["model"] in SHARED_WITH_COMPARE]
+    runs = [{**r, "model": SHARED_WITH_COMPARE[r["model"]]}
+            for r in data["runs"] if r["model"] in SHARED_WITH_COMPARE]
+    title, description = TITLES["ablation"]
+    part = {**meta, "study": "ablation", "title": title,
+            "description": description,
+            "models": list(SHARED_WITH_COMPARE.values()),
+            "reused_from": {"file": compare.name, "date": meta["date"]}}
+    _write(out, part, rows, runs, load_average=meta["load_average"])
     return summarise(rows)
 
 
@@ -302,6 +346,10 @@ def main(argv: list[str] | None = None) -> int:
                         metavar="PARTE",
                         help="une estas partes del estudio en --json sin "
                              "entrenar nada")
+    parser.add_argument("--from-compare", type=Path, default=None,
+                        metavar="COMPARACIÓN",
+                        help="(ablación) escribe en --json, sin entrenar, "
+                             "la parte que ya mide la comparación")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--stage-steps", type=int, nargs="+",
                         default=[st["steps"] for st in
@@ -317,6 +365,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1,
                         help="hilos de PyTorch (1: tiempos comparables)")
     args = parser.parse_args(argv)
+    if args.from_compare:
+        if args.study != "ablation" or args.json is None:
+            parser.error("--from-compare va con «ablation» y --json")
+        print(format_summary(ablation_part_from_compare(args.from_compare,
+                                                        args.json)))
+        return 0
     if args.merge:
         if args.json is None:
             parser.error("--merge necesita --json (dónde escribir)")

@@ -265,6 +265,67 @@ def test_fusion_merge_joins_parts_as_if_measured_at_once(tmp_path) -> None:
         bench.merge([a, a], tmp_path / "x.json")
 
 
+def test_fusion_ablation_reuses_the_runs_the_comparison_already_has(
+        tmp_path) -> None:
+    bench = _load("fusion")
+    kinds = bench.shapes.QUESTION_KINDS
+    stages = [{**st} for st in bench.fusion_shapes.CONFIG["stages"]]
+
+    def row(model: str, seed: int, acc: float) -> dict:
+        return {"model": model, "seed": seed, "accuracy": acc,
+                "final_loss": 0.1, "collapsed": False, "cpu_s": 1.0,
+                **{f"acc_{k}": acc for k in kinds}}
+
+    names = ["tardía", bench.UNSUPERVISED, "atención cruzada"]
+    rows = [row(n, s, 0.5 + 0.1 * i) for s in (0, 1)
+            for i, n in enumerate(names)]
+    compare = tmp_path / "compare.json"
+    compare.write_text(json.dumps({
+        "metadata": {"study": "compare", "stages": stages, "n_test": 8,
+                     "date": "ayer", "load_average": [1.5, 1.0, 1.0]},
+        "rows": rows, "runs": [{"model": r["model"], "seed": r["seed"],
+                                "curve": []} for r in rows]}),
+        encoding="utf-8")
+    part = tmp_path / "parte0.json"
+    bench.ablation_part_from_compare(compare, part)
+    data = json.loads(part.read_text(encoding="utf-8"))
+    assert data["metadata"]["study"] == "ablation"
+    assert data["metadata"]["reused_from"] == {"file": "compare.json",
+                                               "date": "ayer"}
+    assert data["metadata"]["load_average"] == [1.5, 1.0, 1.0]
+    got = {(r["model"], r["seed"]): r["accuracy"] for r in data["rows"]}
+    assert got == {("sin supervisión de la atención", 0): 0.6,
+                   ("completa", 0): 0.7,
+                   ("sin supervisión de la atención", 1): 0.6,
+                   ("completa", 1): 0.7}            # la tardía no entra
+    # se une con las variantes entrenadas, y la unión dice de dónde salió
+    trained = tmp_path / "parte1.json"
+    trained_meta = {k: v for k, v in data["metadata"].items()
+                    if k != "reused_from"}
+    trained.write_text(json.dumps({
+        "metadata": {**trained_meta, "date": "hoy"},
+        "rows": [row("sin FFN", 0, 0.9)],
+        "runs": [{"model": "sin FFN", "seed": 0, "curve": []}]}),
+        encoding="utf-8")
+    summary = bench.merge([part, trained], tmp_path / "todo.json")
+    merged = json.loads((tmp_path / "todo.json").read_text(encoding="utf-8"))
+    assert "reused_from" not in merged["metadata"]
+    assert merged["metadata"]["parts"][0]["reused_from"]["file"] == (
+        "compare.json")
+    assert "reused_from" not in merged["metadata"]["parts"][1]
+    assert [s["model"] for s in summary] == [
+        "completa", "sin supervisión de la atención", "sin FFN"]
+    # otro estudio, u otra receta que ya no coincide: no
+    with pytest.raises(ValueError, match="no es la comparación"):
+        bench.ablation_part_from_compare(part, tmp_path / "x.json")
+    bench.ABLATION["completa"] = {"lr": 0.5}
+    try:
+        with pytest.raises(ValueError, match="ya no es la variante"):
+            bench.ablation_part_from_compare(compare, tmp_path / "x.json")
+    finally:
+        bench.ABLATION["completa"] = {}
+
+
 # --- benchmarks/bert_finetune.py -------------------------------------------
 
 @pytest.mark.parametrize("task", ["alterado", "parte"])
