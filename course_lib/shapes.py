@@ -58,7 +58,8 @@ HELD_OUT = frozenset({("triángulo", "verde"), ("círculo", "amarillo"),
                       ("cuadrado", "morado"), ("estrella", "azul"),
                       ("cruz", "rojo")})
 ANSWERS = ("no", "sí")
-_RELATIONS = ("a la izquierda", "a la derecha", "encima", "debajo")
+# Las relaciones que preguntan las preguntas de relación.
+RELATIONS = ("a la izquierda", "a la derecha", "encima", "debajo")
 _BACKGROUND = (0.05, 0.05, 0.07)
 # Luminancia (ITU-R BT.601) para pasar una imagen a gris.
 _LUMINANCE = torch.tensor([0.299, 0.587, 0.114])
@@ -507,10 +508,26 @@ def _position(rng: np.random.Generator, yes: bool) -> tuple[list, str]:
     return figs, f"¿{noun_phrase(shape, definite=True)} está {place}?"
 
 
+def relation_question(subject: str, relation: str, reference: str) -> str:
+    """La pregunta de relación entre dos formas, concordada: «¿el cuadrado
+    está a la izquierda de la cruz?», «¿la estrella está encima del
+    círculo?» (``relation``, una de ``RELATIONS``)."""
+    for name, shape in (("subject", subject), ("reference", reference)):
+        if shape not in SHAPE_NAMES:
+            raise ValueError(f"{name} debe ser una forma de {SHAPE_NAMES};"
+                             f" se recibió {shape!r}")
+    if relation not in RELATIONS:
+        raise ValueError(f"relación desconocida {relation!r}; se esperaba "
+                         f"una de {RELATIONS}")
+    of = ("de " + noun_phrase(reference, definite=True)).replace("de el ",
+                                                                  "del ")
+    return f"¿{noun_phrase(subject, definite=True)} está {relation} {of}?"
+
+
 def _relation(rng: np.random.Generator, yes: bool) -> tuple[list, str]:
     a, b, c = (str(s) for s in rng.permutation(SHAPE_NAMES)[:3])
-    rel = _pick(rng, _RELATIONS)
-    axis = 1 if rel in _RELATIONS[:2] else 0   # columna o fila
+    rel = _pick(rng, RELATIONS)
+    axis = 1 if rel in RELATIONS[:2] else 0   # columna o fila
     while True:
         cells = _cells(rng, 3)
         ca, cb = divmod(cells[0], 3), divmod(cells[1], 3)
@@ -526,8 +543,7 @@ def _relation(rng: np.random.Generator, yes: bool) -> tuple[list, str]:
     if rng.random() < 0.5:           # una tercera figura que distrae
         figs.append(Figure(c, str(colours[2]), _size(rng),
                            cells[2] // 3, cells[2] % 3))
-    of_b = ("de " + noun_phrase(b, definite=True)).replace("de el ", "del ")
-    return figs, f"¿{noun_phrase(a, definite=True)} está {rel} {of_b}?"
+    return figs, relation_question(a, rel, b)
 
 
 @dataclass(frozen=True)

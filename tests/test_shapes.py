@@ -188,6 +188,23 @@ def test_qa_answers_are_correct_and_balanced():
         assert 0.4 < answers.float().mean() < 0.6
 
 
+def test_relation_question_agrees_in_gender_and_contracts_de_el():
+    assert S.relation_question("estrella", "encima", "círculo") == (
+        "¿la estrella está encima del círculo?")
+    assert S.relation_question("cuadrado", "a la izquierda", "cruz") == (
+        "¿el cuadrado está a la izquierda de la cruz?")
+    # las del generador se escriben con ella
+    data = S.make_qa_data(200, seed=1, kinds=("relación",))
+    for q in data.questions:
+        a, rel, b = re.fullmatch(
+            r"¿(?:el|la) (\w+) está (.+) (?:del|de la) (\w+)\?", q).groups()
+        assert S.relation_question(a, rel, b) == q
+    with pytest.raises(ValueError, match="reference debe ser una forma"):
+        S.relation_question("cruz", "encima", "rombo")
+    with pytest.raises(ValueError, match="relación desconocida"):
+        S.relation_question("cruz", "detrás", "círculo")
+
+
 def test_tokenizer_round_trip_and_padding():
     tok = S.WordTokenizer()
     data = S.make_qa_data(50, seed=0)
