@@ -8,8 +8,10 @@ solución de referencia.
 """
 
 import ast
+import base64
 import importlib
 import re
+import struct
 from pathlib import Path
 
 import nbformat
@@ -227,6 +229,39 @@ def test_figures_have_alt_text(path):
                 "figura sin texto alternativo (metadatos "
                 f"mystnb.image.alt):\n{cell.source[:200]}"
             )
+
+
+# La columna de texto del sitio mide 688 px con la ventana a 1280 px: una
+# figura más ancha se encoge, y su letra con ella. Con 1000 px como mucho
+# (10 pulgadas a 100 ppp), la letra de 8 puntos (11 px) queda a ≥ 7,6 px y
+# la de 10 puntos, a ≥ 9,6 px.
+MAX_FIGURE_WIDTH = 1000
+MIN_FONT_SIZE = 8
+_FONT_SIZE = re.compile(r"fontsize=(\d+(?:\.\d+)?)")
+
+
+def _png_size(data: str) -> tuple[int, int]:
+    raw = base64.b64decode(data)
+    return struct.unpack(">II", raw[16:24])        # cabecera IHDR del PNG
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_figures_stay_legible_in_the_column(path):
+    for cell in _code_cells(_read(path)):
+        for out in cell.outputs:
+            png = out.get("data", {}).get("image/png")
+            if png:
+                width, _ = _png_size(png)
+                assert width <= MAX_FIGURE_WIDTH, (
+                    f"figura de {width} px de ancho (máximo "
+                    f"{MAX_FIGURE_WIDTH}): en el sitio se encoge y su letra "
+                    f"no se lee; usa un figsize más estrecho.\n"
+                    f"{cell.source[:200]}")
+        small = [float(m) for m in _FONT_SIZE.findall(cell.source)
+                 if float(m) < MIN_FONT_SIZE]
+        assert not small, (
+            f"fontsize={small[0]:g}: por debajo de {MIN_FONT_SIZE} puntos no "
+            f"se lee en el sitio.\n{cell.source[:200]}")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
