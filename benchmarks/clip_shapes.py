@@ -13,12 +13,16 @@ la que nombra un color que no está (azar 0,5 en las dos).
 
 - «libro»: la receta del cuaderno (48 px, parches de 16 = una celda de
   la rejilla 3 × 3 por parche, píxeles normalizados por canal, resumen
-  por la media de los parches, posiciones iniciales de desviación 0,5 y
-  un 25 % de imágenes en gris que la frase describe sin color);
+  por la media de los parches, posiciones iniciales de desviación 0,5, un
+  ViT de anchura 128, la mitad de las imágenes en gris con una frase que
+  no nombra el color y decaimiento de pesos 0,1);
+- «ViT de 64», «25 % en gris», «decaimiento 0,05»: la del libro sin una
+  de las tres piezas que la llevaron a componer en cada semilla (issue
+  16); «sin las tres piezas»: la del libro hasta entonces;
 - «sin grises», «posiciones de 0,02», «token de clase»: la del libro sin
   una de esas piezas;
-- «receta anterior»: token de clase, posiciones de 0,02 y sin grises (la
-  del libro hasta el issue 16);
+- «receta del capítulo 5»: token de clase, posiciones de 0,02, sin
+  grises, ViT de 64 y decaimiento 0,05;
 - «sin normalizar»: los píxeles en [0, 1] tal cual;
 - «32 px, parches de 8»: la figura cae partida entre 2-4 parches.
 
@@ -47,17 +51,24 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results" / "clip_shapes.json"
 # La receta del cuaderno (preset «cpu»).
 RECIPE = dict(n_train=8000, steps=1000, batch_size=128, lr=2e-3,
-              greyscale=0.25)
+              greyscale=0.5, weight_decay=0.1)
 # Cambios sobre la receta del libro: «data» va a make_caption_data,
-# «vision» al ViTConfig y lo demás al CLIPConfig.
+# «recipe» a train_clip, «vision» al ViTConfig y lo demás al CLIPConfig.
+_VIT_64 = dict(hidden_size=64, intermediate_size=128)
 VARIANTS: dict[str, dict] = {
     "libro": {},
+    "ViT de 64": dict(vision=_VIT_64),
+    "25 % en gris": dict(data=dict(greyscale=0.25)),
+    "decaimiento 0,05": dict(recipe=dict(weight_decay=0.05)),
+    "sin las tres piezas": dict(vision=_VIT_64, data=dict(greyscale=0.25),
+                                recipe=dict(weight_decay=0.05)),
     "sin grises": dict(data=dict(greyscale=0.0)),
     "posiciones de 0,02": dict(vision_position_std=0.02),
     "token de clase": dict(vision=dict(pooling="cls")),
-    "receta anterior": dict(data=dict(greyscale=0.0),
-                            vision_position_std=0.02,
-                            vision=dict(pooling="cls")),
+    "receta del capítulo 5": dict(data=dict(greyscale=0.0),
+                                  vision_position_std=0.02,
+                                  vision=dict(pooling="cls", **_VIT_64),
+                                  recipe=dict(weight_decay=0.05)),
     "sin normalizar": dict(image_mean=(0.0, 0.0, 0.0),
                            image_std=(1.0, 1.0, 1.0)),
     "32 px, parches de 8": dict(vision=dict(image_size=32, patch_size=8)),
@@ -84,6 +95,7 @@ def run_one(variant: str, seed: int, recipe: dict) -> dict:
     from course_lib.clip import zero_shot_classify as classify
 
     changes = dict(VARIANTS[variant])
+    recipe = {**recipe, **changes.pop("recipe", {})}
     data = {"greyscale": recipe["greyscale"], **changes.pop("data", {})}
     config = CLIPConfig()
     vision = dataclasses.replace(config.vision, **changes.pop("vision", {}))
@@ -101,6 +113,7 @@ def run_one(variant: str, seed: int, recipe: dict) -> dict:
     history = train_clip(model, train.images, train.captions,
                          steps=recipe["steps"],
                          batch_size=recipe["batch_size"], lr=recipe["lr"],
+                         weight_decay=recipe["weight_decay"],
                          generator=torch.Generator().manual_seed(seed),
                          progress=False)
     train_s = time.perf_counter() - start
@@ -199,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
 
     metadata = {
         "title": "CLIP con figuras: qué hace falta para ver la forma y la "
-                 "posición (capítulo 7)",
+                 "posición (capítulo 7)" + (
+                     "" if args.seeds == [0, 1, 2] else
+                     f", semillas {', '.join(map(str, args.seeds))}"),
         "description": (
             "`benchmarks/clip_shapes.py`: exactitud *zero-shot* (media ± "
             "desv. típica de las semillas) de la forma (azar 0,2), del "

@@ -208,10 +208,12 @@ def _vision_default() -> ViTConfig:
     # parche (con 32 px y parches de 8, la figura se parte entre 2-4
     # parches en posiciones variables y la forma casi no se aprende).
     # Resumen por la media de los parches: con el token de clase, CLIP no
-    # aprende dónde está la figura (capítulo 7, sección 8).
+    # aprende dónde está la figura (capítulo 7, sección 8). Anchura 128:
+    # con 64, la forma de las combinaciones que nunca vio se confunde más
+    # (capítulo 7, sección 9; benchmarks/clip_shapes.py).
     return ViTConfig(image_size=48, patch_size=16, num_channels=3,
-                     hidden_size=64, num_hidden_layers=2,
-                     num_attention_heads=4, intermediate_size=128,
+                     hidden_size=128, num_hidden_layers=2,
+                     num_attention_heads=4, intermediate_size=256,
                      num_labels=0, hidden_act="quick_gelu",
                      layer_norm_eps=1e-5, pooling="mean")
 

@@ -404,18 +404,26 @@ def test_mae_shapes_writes_table_and_curves(tmp_path) -> None:
 
 def test_stored_clip_study_backs_what_chapter_7_reads() -> None:
     """La tabla guardada de ``clip_shapes.py`` respalda el capítulo 7: la
-    receta del libro ve la posición en cada semilla (objetivo del issue 16:
-    ≥ 0,90) y sin la media de los parches o sin posiciones grandes no la
-    ve; con dos figuras, ninguna variante liga el color a su forma."""
+    receta del libro ve la posición y compone las combinaciones retenidas
+    en cada semilla (objetivos del issue 16: ≥ 0,90 y ≥ 0,95), sin
+    posiciones grandes no ve la posición, con el token de clase pierde
+    forma, sin imágenes en gris compone peor, y con dos figuras ninguna
+    variante liga el color a su forma."""
     data = json.loads((ROOT / "benchmarks" / "results" /
                        "clip_shapes.json").read_text(encoding="utf-8"))
     rows = {r["variante"]: r for r in data["rows"]}
     assert all(r["semillas"] == 3 for r in rows.values())
     assert rows["libro"]["posición_min"] >= 0.90
+    assert rows["libro"]["retenidas_min"] >= 0.95
     assert rows["libro"]["forma_min"] > 0.9
-    for variant in ("posiciones de 0,02", "receta anterior"):
+    # las imágenes en gris: la diferencia que el capítulo lee
+    assert (rows["sin grises"]["retenidas_media"]
+            < rows["libro"]["retenidas_min"] - 0.05)
+    for variant in ("posiciones de 0,02", "receta del capítulo 5"):
         assert rows[variant]["posición_media"] < 0.2, variant
-    assert rows["token de clase"]["posición_media"] < 0.9
+    # el token de clase ve la posición, pero pierde forma y composición
+    assert rows["token de clase"]["forma_media"] < 0.9
+    assert rows["token de clase"]["retenidas_media"] < 0.9
     for row in rows.values():
         assert abs(row["ligado_media"] - 0.5) < 0.05, row["variante"]
         assert row["presencia_media"] > 0.7, row["variante"]
