@@ -17,8 +17,8 @@ la que nombra un color que no está (azar 0,5 en las dos).
   ViT de anchura 128, la mitad de las imágenes en gris con una frase que
   no nombra el color y decaimiento de pesos 0,1);
 - «ViT de 64», «25 % en gris», «decaimiento 0,05»: la del libro sin una
-  de las tres piezas que la llevaron a componer en cada semilla (issue
-  16); «sin las tres piezas»: la del libro hasta entonces;
+  de las tres piezas con las que compone en cada semilla del estudio;
+  «sin las tres piezas»: la receta que el libro usaba antes;
 - «sin grises», «posiciones de 0,02», «token de clase»: la del libro sin
   una de esas piezas;
 - «receta del capítulo 5»: token de clase, posiciones de 0,02, sin
